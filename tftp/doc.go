@@ -1,0 +1,2 @@
+// Package tftp is a TFTP server framework and client.
+package tftp
