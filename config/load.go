@@ -138,6 +138,7 @@ type boardDef struct {
 	name string
 	at   where // first definition
 	keys map[string]valueAt
+	bad  bool // a key failed to parse: already reported, check no further
 }
 
 type loadState struct {
@@ -277,6 +278,7 @@ func (st *loadState) readBoards(f *file, env parseEnv, v any) {
 			pv, err := bk.parse(v, env)
 			if err != nil {
 				st.fail(at, key, err, "board %q: %s %s: %v", name, k, formatValue(v), err)
+				def.bad = true
 				continue
 			}
 			def.keys[k] = valueAt{pv, at}
@@ -378,7 +380,7 @@ func (st *loadState) build(flagBoards []Board) Config {
 				b.keyAt[k.key] = v.at
 			}
 		}
-		if st.checkBoard(b, fmt.Sprintf("board %q", d.name), "board."+d.name) {
+		if !d.bad && st.checkBoard(b, fmt.Sprintf("board %q", d.name), "board."+d.name) {
 			boards = append(boards, b)
 		}
 	}
