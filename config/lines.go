@@ -25,13 +25,21 @@ type lineScanner struct {
 	src   string
 	i     int
 	line  int
+	depth int // nesting of arrays and inline tables
 	lines map[string]int
 }
+
+// Bounds that keep the scanner linear on hostile input: no configuration key
+// is deeper than a few levels.
+const (
+	maxKeyDepth   = 16 // longer key paths are not recorded
+	maxValueDepth = 32 // deeper arrays and inline tables are skipped flat
+)
 
 // record notes the current line for path and each of its parents, keeping
 // the first occurrence.
 func (s *lineScanner) record(path []string, line int) {
-	for n := 1; n <= len(path); n++ {
+	for n := 1; n <= min(len(path), maxKeyDepth); n++ {
 		k := joinKey(path[:n]...)
 		if _, ok := s.lines[k]; !ok {
 			s.lines[k] = line
@@ -41,7 +49,9 @@ func (s *lineScanner) record(path []string, line int) {
 
 func (s *lineScanner) more() bool { return s.i < len(s.src) }
 
-func (s *lineScanner) at(prefix string) bool { return strings.HasPrefix(s.src[s.i:], prefix) }
+func (s *lineScanner) at(prefix string) bool {
+	return s.i < len(s.src) && strings.HasPrefix(s.src[s.i:], prefix)
+}
 
 // blank skips spaces and tabs, and also newlines and comments when lines is set.
 func (s *lineScanner) blank(lines bool) {
@@ -149,10 +159,11 @@ func (s *lineScanner) str(q byte) string {
 		}
 		s.i++
 	}
+	s.i = min(s.i, len(s.src))
 	if s.more() && s.src[s.i] == q {
 		s.i++
 	}
-	return s.src[start:min(s.i, len(s.src))]
+	return s.src[start:s.i]
 }
 
 // multi skips a multi-line string opened by three q's, counting lines.
@@ -177,6 +188,7 @@ func (s *lineScanner) multi(q byte) {
 		}
 		s.i++
 	}
+	s.i = min(s.i, len(s.src))
 }
 
 // value skips one value, recording keys of inline tables under path.
@@ -189,7 +201,11 @@ func (s *lineScanner) value(path []string) {
 		s.multi(c)
 	case c == '"' || c == '\'':
 		s.str(c)
+	case (c == '[' || c == '{') && s.depth >= maxValueDepth:
+		s.flat()
 	case c == '[':
+		s.depth++
+		defer func() { s.depth-- }()
 		s.i++
 		for s.more() {
 			s.blank(true)
@@ -211,6 +227,8 @@ func (s *lineScanner) value(path []string) {
 			}
 		}
 	case c == '{':
+		s.depth++
+		defer func() { s.depth-- }()
 		s.i++
 		for s.more() {
 			s.blank(true)
@@ -226,7 +244,12 @@ func (s *lineScanner) value(path []string) {
 			default:
 				before := s.i
 				line := s.line
-				full := append(append([]string(nil), path...), s.key()...)
+				full := s.key()
+				if len(path) < maxKeyDepth {
+					full = append(append([]string(nil), path...), full...)
+				} else {
+					full = nil
+				}
 				s.record(full, line)
 				s.blank(false)
 				if s.at("=") {
@@ -242,6 +265,35 @@ func (s *lineScanner) value(path []string) {
 	default: // number, boolean, date: up to a delimiter
 		for s.more() && !strings.ContainsRune(",]}\n#", rune(s.src[s.i])) {
 			s.i++
+		}
+	}
+}
+
+// flat skips a deeply nested array or inline table without recursion,
+// counting lines; keys inside it are not recorded.
+func (s *lineScanner) flat() {
+	open := 0
+	for s.more() {
+		switch c := s.src[s.i]; {
+		case s.at(`"""`) || s.at(`'''`):
+			s.multi(c)
+			continue
+		case c == '"' || c == '\'':
+			s.str(c)
+			continue
+		case c == '[' || c == '{':
+			open++
+		case c == ']' || c == '}':
+			open--
+		case c == '\n':
+			s.line++
+		case c == '#':
+			s.toEOL()
+			continue
+		}
+		s.i++
+		if open == 0 {
+			return
 		}
 	}
 }

@@ -58,7 +58,11 @@ func errLines(err error, dir string) []string {
 	if err == nil {
 		return nil
 	}
-	return strings.Split(strings.ReplaceAll(err.Error(), dir, "D"), "\n")
+	msg := err.Error()
+	if dir != "" {
+		msg = strings.ReplaceAll(msg, dir, "D")
+	}
+	return strings.Split(msg, "\n")
 }
 
 func mustLoad(t *testing.T, files map[string]string, names ...string) (Config, string) {
@@ -180,7 +184,9 @@ func TestValueForms(t *testing.T) {
 		{"[board.a]\nmac = \"dc:a6:32:01:36:c2\"\nimage = \"/x\"",
 			func(c Config) bool { return !c.Boards[0].HasSerial && c.Boards[0].MAC.String() == "dc-a6-32-01-36-c2" }},
 		{"[board.a]\nprefix = \"lab\"\nimage = \"/x\"\nip = \"2001:db8::7\"",
-			func(c Config) bool { return c.Boards[0].Prefix == "lab" && c.Boards[0].IP == netip.MustParseAddr("2001:db8::7") }},
+			func(c Config) bool {
+				return c.Boards[0].Prefix == "lab" && c.Boards[0].IP == netip.MustParseAddr("2001:db8::7")
+			}},
 		// Inline tables and dotted keys are ordinary TOML and work too.
 		{"board.a = { serial = \"1\", image = \"/x\" }",
 			func(c Config) bool { return c.Boards[0].Name == "a" && c.Boards[0].Partition == 1 }},
