@@ -80,7 +80,10 @@ func TestExampleBoards(t *testing.T) {
 	if cfg.TFTP.Listen != ListenSystemd || cfg.Log.Format != "json" {
 		t.Errorf("systemd-socket.toml: listen %q, log format %q", cfg.TFTP.Listen, cfg.Log.Format)
 	}
-	conf := filepath.Join(examplesDir, "conf.d")
+	conf, err := filepath.Abs(filepath.Join(examplesDir, "conf.d"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := map[string]Board{
 		"kiosk": {Name: "kiosk", Prefix: "kiosk-1", Image: "/srv/nobodd-go/images/kiosk-boot.vfat", Partition: 0},
 		"pi3-desk": {Name: "pi3-desk", Serial: 0x0badcafe, HasSerial: true, Partition: 1,

@@ -199,6 +199,9 @@ func (st *loadState) readFile(path string, required, included bool) {
 	f.lines = keyLines(string(data))
 	env := st.env
 	env.dir = filepath.Dir(path)
+	if abs, err := filepath.Abs(env.dir); err == nil {
+		env.dir = abs // paths stay right if the daemon changes directory
+	}
 	for _, k := range sortedKeys(doc) {
 		v := doc[k]
 		switch k {

@@ -333,3 +333,15 @@ func TestDefaultPaths(t *testing.T) {
 		}
 	}
 }
+
+func TestRelativeConfigPath(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"sub/c.toml": "[board.a]\nserial = \"1\"\nimage = \"a.img\"\n"})
+	t.Chdir(dir)
+	cfg, err := (&Loader{Paths: []string{"sub/c.toml"}, Required: true, LookupPort: fakePorts}).Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := cfg.Boards[0].Image, filepath.Join(dir, "sub", "a.img"); got != want {
+		t.Errorf("image = %q; want %q, absolute", got, want)
+	}
+}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"flag"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -25,6 +26,21 @@ type Overlay struct {
 	// the command line replaces every file board with the same name or
 	// with a serial, MAC or prefix in common.
 	Boards []Board
+}
+
+// OverlayFromFlags returns an Overlay with the flags of fs that the user set
+// (fs.Visit) and that name a setting (OverlayKeys), as their Value.String()
+// text. Flags that are not settings, such as --config and --board, are left
+// to the caller; --board values go into Boards through ParseBoardFlag. Call
+// it after fs.Parse.
+func OverlayFromFlags(fs *flag.FlagSet) Overlay {
+	o := Overlay{Settings: make(map[string]string)}
+	fs.Visit(func(f *flag.Flag) {
+		if _, ok := findFlag(f.Name); ok {
+			o.Settings[f.Name] = f.Value.String()
+		}
+	})
+	return o
 }
 
 // OverlayKeys returns the flag names Overlay.Settings accepts.

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"flag"
+	"maps"
 	"net/netip"
 	"path/filepath"
 	"slices"
@@ -183,5 +185,32 @@ func TestOverlayKeys(t *testing.T) {
 	}
 	if slices.Contains(keys, "format") {
 		t.Errorf("OverlayKeys() = %q; [log] format must be log-format", keys)
+	}
+}
+
+func TestOverlayFromFlags(t *testing.T) {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.String("port", "69", "")
+	fs.Duration("timeout", time.Second, "")
+	fs.Int("retries", 5, "")
+	fs.Bool("verbose", false, "")
+	fs.String("log-format", "text", "")
+	fs.String("config", "", "")
+	fs.Func("board", "", func(string) error { return nil })
+	args := []string{"--timeout", "1500ms", "--verbose", "--config", "x.toml", "--board", "1,x", "--log-format=json"}
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	o := OverlayFromFlags(fs)
+	want := map[string]string{"timeout": "1.5s", "verbose": "true", "log-format": "json"}
+	if !maps.Equal(o.Settings, want) {
+		t.Errorf("Settings = %v; want %v (only set flags that are settings)", o.Settings, want)
+	}
+	cfg, err := (&Loader{Paths: []string{}, LookupPort: fakePorts, Overlay: o}).Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.TFTP.Timeout != 1500*time.Millisecond || !cfg.Log.Verbose || cfg.Log.Format != "json" || cfg.TFTP.Retries != 5 {
+		t.Errorf("config from flags = %+v %+v", cfg.TFTP, cfg.Log)
 	}
 }
