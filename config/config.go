@@ -144,8 +144,9 @@ type Board struct {
 	// Prefix is the custom prefix the Pi uses with TFTP_PREFIX=1
 	// (TFTP_PREFIX_STR); "" means none.
 	Prefix string
-	// Source is where the board is defined, "file:line", for messages. It is
-	// not compared by Equal.
+	// Source is where the board is defined, for messages: "file:line" of
+	// its first [board.NAME] header, or `--board "VALUE"` for a board from
+	// the command line. It is not compared by Equal.
 	Source string
 }
 

@@ -220,3 +220,23 @@ func TestIncludeErrors(t *testing.T) {
 		t.Errorf("errors = %q; want %q", got, want)
 	}
 }
+
+func TestSelfPrefixIsNoDuplicate(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"c.toml": "[board.a]\nserial = \"1234abcd\"\nprefix = \"1234ABCD\"\nimage = \"x\"\n"})
+	if _, err := load(t, dir, "c.toml"); err != nil {
+		t.Errorf("a board whose prefix equals its own serial: %v", err)
+	}
+}
+
+func TestOverlayBoardChecked(t *testing.T) {
+	l := Loader{Paths: []string{}, LookupPort: fakePorts,
+		Overlay: Overlay{Boards: []Board{{Name: "x", Prefix: "a/b", Image: "i", Partition: -2}}}}
+	_, err := l.Load()
+	want := []string{
+		`command line: --board x: prefix "a/b": contains '/'; want 1 to 32 printable ASCII characters, no '/' or '\', not "." or ".."`,
+		`command line: --board x: partition -2: out of range; want an integer >= 0`,
+	}
+	if got := errLines(err, ""); !slices.Equal(got, want) {
+		t.Errorf("errors = %q; want %q", got, want)
+	}
+}

@@ -126,7 +126,10 @@ func (w where) String() string {
 	return w.file
 }
 
-var commandLine = where{file: CommandLine, order: math.MaxInt}
+// flagAt is the place of a command-line flag: after every file.
+func flagAt(flag string) where {
+	return where{file: CommandLine, order: math.MaxInt, flag: flag}
+}
 
 type valueAt struct {
 	v  any
@@ -299,7 +302,11 @@ func (st *loadState) readDir(dir valueAt) {
 		if pe, ok := errors.AsType[*fs.PathError](err); ok {
 			msg = pe.Err.Error()
 		}
-		st.fail(dir.at, "tftp.includedir", err, "tftp: includedir %q: cannot read: %s", path, msg)
+		what := "tftp: includedir"
+		if dir.at.flag != "" {
+			what = dir.at.flag
+		}
+		st.fail(dir.at, "tftp.includedir", err, "%s %q: cannot read: %s", what, path, msg)
 		return
 	}
 	for _, e := range entries { // sorted by name
@@ -321,8 +328,7 @@ func (st *loadState) parseOverlay(o Overlay) map[string]valueAt {
 	slices.Sort(names)
 	for _, name := range names {
 		val := o.Settings[name]
-		at := commandLine
-		at.flag = "--" + name
+		at := flagAt("--" + name)
 		s, ok := findFlag(name)
 		if !ok {
 			st.fail(at, at.flag, nil, "%s: not a configuration flag; want one of %s", at.flag,
@@ -388,10 +394,9 @@ func (st *loadState) build(flagBoards []Board) Config {
 		}
 	}
 	for _, fb := range flagBoards {
-		at := commandLine
-		at.flag = fb.Source
-		if at.flag == "" {
-			at.flag = "--board " + fb.Name
+		at := flagAt(fb.Source)
+		if fb.Source == "" {
+			at = flagAt("--board " + fb.Name)
 		}
 		if !st.checkBoard(built{Board: fb, at: at}, at.flag, "--board") {
 			continue
@@ -412,7 +417,8 @@ func (st *loadState) build(flagBoards []Board) Config {
 	return cfg
 }
 
-// checkBoard reports a board without a prefix or an image.
+// checkBoard reports a board without a prefix or an image, or with values
+// that only a hand-made Board in an Overlay can hold.
 func (st *loadState) checkBoard(b built, what, key string) bool {
 	ok := true
 	if len(b.Prefixes()) == 0 {
@@ -422,6 +428,12 @@ func (st *loadState) checkBoard(b built, what, key string) bool {
 	if b.Image == "" {
 		st.fail(b.at, key, nil, `%s: no image; want image = "path/to/disk.img"`, what)
 		ok = false
+	}
+	if b.Prefix != "" {
+		if err := checkPrefix(b.Prefix); err != nil {
+			st.fail(b.at, key, err, "%s: prefix %q: %v", what, b.Prefix, err)
+			ok = false
+		}
 	}
 	if b.Partition < 0 {
 		st.fail(b.at, key, nil, "%s: partition %d: out of range; want an integer >= 0", what, b.Partition)
@@ -446,16 +458,20 @@ func sharePrefix(a, b Board) bool {
 func (st *loadState) checkUnique(boards []built) {
 	type owner struct {
 		b    built
+		i    int
 		kind string
 	}
 	seen := make(map[string]owner)
-	for _, b := range boards {
+	for i, b := range boards {
 		for _, id := range identities(b.Board) {
 			key := strings.ToLower(id.value)
 			prev, dup := seen[key]
 			if !dup {
-				seen[key] = owner{b, id.kind}
+				seen[key] = owner{b, i, id.kind}
 				continue
+			}
+			if prev.i == i {
+				continue // a board may name itself twice (prefix = its serial)
 			}
 			at, ok := b.keyAt[id.kind]
 			if !ok {
