@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net/netip"
 	"slices"
 	"testing"
 	"time"
@@ -112,5 +113,31 @@ func TestBoardEqualIgnoresSource(t *testing.T) {
 	b.Partition = 2
 	if a.Equal(b) {
 		t.Error("boards with different partitions are Equal")
+	}
+}
+
+func TestStrings(t *testing.T) {
+	for r, want := range map[Rollover]string{RolloverZero: "0", RolloverOne: "1", RolloverOff: "off", 7: "Rollover(7)"} {
+		if got := r.String(); got != want {
+			t.Errorf("Rollover(%d).String() = %q; want %q", int(r), got, want)
+		}
+	}
+	b := Board{Name: "pi", Serial: 0xabc, HasSerial: true, MAC: MAC{1, 2, 3, 4, 5, 6}, Prefix: "p",
+		Image: "/x.img", Partition: 2, IP: netip.MustParseAddr("::1")}
+	want := `pi: serial=00000abc mac=01-02-03-04-05-06 prefix="p" image="/x.img" partition=2 ip=::1`
+	if got := b.String(); got != want {
+		t.Errorf("Board.String() = %q; want %q", got, want)
+	}
+}
+
+// TestUnsetInLaterFile checks that "" removes an optional value set earlier.
+func TestUnsetInLaterFile(t *testing.T) {
+	cfg, _ := mustLoad(t, map[string]string{
+		"a.toml": "[tftp]\nroot = \"/srv\"\nport-range = \"1-2\"\n[board.a]\nserial = \"1\"\nimage = \"x\"\nip = \"::1\"\nmac = \"dc:a6:32:01:36:c2\"\nprefix = \"p\"\n",
+		"b.toml": "[tftp]\nroot = \"\"\nport-range = \"\"\n[board.a]\nip = \"\"\nmac = \"\"\nprefix = \"\"\n",
+	}, "a.toml", "b.toml")
+	want := Board{Name: "a", Serial: 1, HasSerial: true, Image: cfg.Boards[0].Image, Partition: 1}
+	if !cfg.Boards[0].Equal(want) || cfg.TFTP.Root != "" || cfg.TFTP.PortMin != 0 {
+		t.Errorf("after unsetting: %+v %+v", cfg.TFTP, cfg.Boards[0])
 	}
 }

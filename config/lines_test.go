@@ -115,3 +115,18 @@ func FuzzKeyLines(f *testing.F) {
 		}
 	})
 }
+
+// TestKeyLinesDeep checks that line counting survives values nested deeper
+// than the scanner follows, and multi-line strings with escapes.
+func TestKeyLinesDeep(t *testing.T) {
+	deep := strings.Repeat("[", 40) + "\n\"]#\",\n# ]]]\n" + strings.Repeat("]", 40)
+	src := "a = " + deep + "\nb = \"\"\"\nq \\\"\"\" r\n\"\"\"\nc = 1\n"
+	var doc map[string]any
+	if _, err := toml.Decode(src, &doc); err != nil {
+		t.Fatalf("test document is not valid TOML: %v", err)
+	}
+	got := keyLines(src)
+	if got["a"] != 1 || got["b"] != 5 || got["c"] != 8 {
+		t.Errorf("lines a, b, c = %d, %d, %d; want 1, 5, 8", got["a"], got["b"], got["c"])
+	}
+}
