@@ -345,3 +345,14 @@ func TestRelativeConfigPath(t *testing.T) {
 		t.Errorf("image = %q; want %q, absolute", got, want)
 	}
 }
+
+// TestTFTPServiceWithoutServicesFile checks that port = "tftp" works on a
+// system without /etc/services.
+func TestTFTPServiceWithoutServicesFile(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"c.toml": "[tftp]\nport = \"tftp\"\n"})
+	noServices := func(network, service string) (int, error) { return 0, errors.New("no /etc/services") }
+	cfg, err := (&Loader{Paths: []string{filepath.Join(dir, "c.toml")}, LookupPort: noServices}).Load()
+	if err != nil || cfg.TFTP.Port != 69 {
+		t.Errorf("port = %d, %v; want 69", cfg.TFTP.Port, err)
+	}
+}

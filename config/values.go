@@ -221,6 +221,11 @@ func parsePort(v any, e parseEnv) (any, error) {
 			return parsePort(int64(n), e)
 		}
 		n, err := e.lookupPort("udp", p)
+		if err != nil && p == "tftp" {
+			// Minimal systems (containers) may lack /etc/services, and Go
+			// knows no built-in port for tftp.
+			n, err = DefaultPort, nil
+		}
 		if err != nil || n < 1 || n > 65535 {
 			return nil, errors.New("unknown service; " + portWant)
 		}
