@@ -45,7 +45,7 @@
 //	[tftp]
 //	listen          = "::"       IP address to bind; "::" is every IPv4 and IPv6 address.
 //	                             "systemd": socket activation; "stdin": inetd-style fd 0.
-//	port            = 69         1-65535, or a UDP service name such as "tftp".
+//	port            = 69         1-65535, or a UDP service name ("tftp" works without /etc/services).
 //	root            = ""         directory served to requests no board matches; "" = none.
 //	timeout         = "1s"       retransmit timeout ceiling.
 //	min-timeout     = "100ms"    adaptive retransmit timer floor; <= timeout.
