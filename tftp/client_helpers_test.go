@@ -98,6 +98,7 @@ type getOpts struct {
 	rollover Rollover
 	timeout  time.Duration // per packet; 0 → 1s
 	retries  int           // 0 → 10
+	dally    bool          // after the final ACK, re-ACK a resent last block
 }
 
 // getResult is what clientGet learned.
@@ -203,7 +204,13 @@ func clientGet(conn net.PacketConn, srv net.Addr, file string, o getOpts) (*getR
 				expected++
 				inWin++
 				if len(p.Data) < blk {
-					return res, ack(seq)
+					if err := ack(seq); err != nil {
+						return nil, err
+					}
+					if o.dally {
+						dallyGet(conn, tid, buf, p.Block, last, 2*o.timeout)
+					}
+					return res, nil
 				}
 				if inWin >= win {
 					inWin = 0
@@ -219,6 +226,28 @@ func clientGet(conn net.PacketConn, srv net.Addr, file string, o getOpts) (*getR
 						return nil, err
 					}
 				}
+			}
+		}
+	}
+}
+
+// dallyGet re-sends the final ACK while the server re-sends the final block
+// (because that ACK was lost), until the line stays quiet for quiet.
+func dallyGet(conn net.PacketConn, tid net.Addr, buf []byte, block uint16, ack []byte, quiet time.Duration) {
+	for i := 0; i < 50; i++ {
+		if conn.SetReadDeadline(time.Now().Add(quiet)) != nil {
+			return
+		}
+		n, from, err := conn.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		if from.String() != tid.String() {
+			continue
+		}
+		if b, _, err := ParseData(buf[:n]); err == nil && b == block {
+			if _, err := conn.WriteTo(ack, tid); err != nil {
+				return
 			}
 		}
 	}

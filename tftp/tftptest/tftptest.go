@@ -54,6 +54,17 @@ func NewUnstartedServer(h tftp.Handler) *Server {
 	}
 }
 
+// NewUnstartedServerConn returns a server s, not yet serving, that will serve
+// pc (for example a LossyConn over a loopback socket). Addr is pc's local
+// address. If s is nil, a zero tftp.Server is used.
+func NewUnstartedServerConn(pc net.PacketConn, s *tftp.Server) *Server {
+	if s == nil {
+		s = &tftp.Server{}
+	}
+	ap, _ := netip.ParseAddrPort(pc.LocalAddr().String())
+	return &Server{Addr: ap.String(), AddrPort: ap, Server: s, pc: pc}
+}
+
 // Start starts serving.
 func (s *Server) Start() {
 	if s.done != nil {
