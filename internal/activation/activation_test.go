@@ -74,7 +74,16 @@ func isOpen(fd int) bool {
 // the reply, waiting at most 20s.
 func roundTrip(t *testing.T, addr net.Addr, payload string) string {
 	t.Helper()
-	c := listenUDP(t)
+	var c *net.UDPConn
+	if ua, ok := addr.(*net.UDPAddr); ok && ua.IP.To4() == nil {
+		var err error
+		if c, err = net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback}); err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	} else {
+		c = listenUDP(t)
+	}
 	if _, err := c.WriteTo([]byte(payload), addr); err != nil {
 		t.Fatal(err)
 	}
@@ -125,25 +134,37 @@ func TestSystemdEnvErrors(t *testing.T) {
 }
 
 func TestSystemdInProcess(t *testing.T) {
-	srv := listenUDP(t)
-	fd := dupFD(t, srv)
-	f := &fakeEnv{vars: map[string]string{EnvListenPID: "7", EnvListenFDs: "1", EnvListenFDNames: "nobodd-go.socket"}}
-	pc, err := f.env(7, fd).Systemd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	if isOpen(fd) {
-		t.Errorf("passed fd %d still open after Systemd took it", fd)
-	}
-	if got, want := pc.LocalAddr().String(), srv.LocalAddr().String(); got != want {
-		t.Errorf("LocalAddr = %s, want %s", got, want)
-	}
-	if _, ok := pc.(*net.UDPConn); !ok {
-		t.Errorf("Systemd returned %T, want *net.UDPConn", pc)
-	}
-	if len(f.vars) != 0 {
-		t.Errorf("environment still holds %v", f.vars)
+	for _, network := range []string{"udp4", "udp6"} {
+		t.Run(network, func(t *testing.T) {
+			ip := net.IPv4(127, 0, 0, 1)
+			if network == "udp6" {
+				ip = net.IPv6loopback
+			}
+			srv, err := net.ListenUDP(network, &net.UDPAddr{IP: ip})
+			if err != nil {
+				testpeer.Missing(t, "loopback "+network+" ("+err.Error()+")")
+			}
+			defer srv.Close()
+			fd := dupFD(t, srv)
+			f := &fakeEnv{vars: map[string]string{EnvListenPID: "7", EnvListenFDs: "1", EnvListenFDNames: "nobodd-go.socket"}}
+			pc, err := f.env(7, fd).Systemd()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pc.Close()
+			if isOpen(fd) {
+				t.Errorf("passed fd %d still open after Systemd took it", fd)
+			}
+			if got, want := pc.LocalAddr().String(), srv.LocalAddr().String(); got != want {
+				t.Errorf("LocalAddr = %s, want %s", got, want)
+			}
+			if _, ok := pc.(*net.UDPConn); !ok {
+				t.Errorf("Systemd returned %T, want *net.UDPConn", pc)
+			}
+			if len(f.vars) != 0 {
+				t.Errorf("environment still holds %v", f.vars)
+			}
+		})
 	}
 }
 
@@ -458,10 +479,14 @@ func TestStdinChildRefusesPipe(t *testing.T) {
 	}
 }
 
-// freeUDPPort returns a loopback UDP port that was free a moment ago.
-func freeUDPPort(t *testing.T) int {
+// freeUDPPort returns a UDP port on the loopback address ip that was free a
+// moment ago, skipping the test where the address family is unavailable.
+func freeUDPPort(t *testing.T, ip net.IP) int {
 	t.Helper()
-	c := listenUDP(t)
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip})
+	if err != nil {
+		testpeer.Missing(t, "loopback "+ip.String()+" ("+err.Error()+")")
+	}
 	port := c.LocalAddr().(*net.UDPAddr).Port
 	c.Close()
 	return port
@@ -475,10 +500,19 @@ func TestSystemdSocketActivate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, mode := range []string{"systemd", "stdin"} {
-		t.Run(mode, func(t *testing.T) {
-			port := freeUDPPort(t)
-			args := []string{"-d", "-l", fmt.Sprintf("127.0.0.1:%d", port), "-E", helperEnv + "=" + mode, "-E", "GORACE=atexit_sleep_ms=0", "--fdname=tftp"}
+	for _, tc := range []struct {
+		mode string
+		ip   net.IP
+	}{
+		{"systemd", net.IPv4(127, 0, 0, 1)},
+		{"systemd", net.IPv6loopback},
+		{"stdin", net.IPv4(127, 0, 0, 1)},
+	} {
+		mode := tc.mode
+		t.Run(mode+"-"+tc.ip.String(), func(t *testing.T) {
+			port := freeUDPPort(t, tc.ip)
+			listen := &net.UDPAddr{IP: tc.ip, Port: port}
+			args := []string{"-d", "-l", listen.String(), "-E", helperEnv + "=" + mode, "-E", "GORACE=atexit_sleep_ms=0", "--fdname=tftp"}
 			if mode == "stdin" {
 				args = append(args, "--inetd")
 			}
@@ -529,7 +563,7 @@ func TestSystemdSocketActivate(t *testing.T) {
 					t.Fatalf("%s (pid %d) did not listen within 20s:\n%s", tool, pid, strings.Join(log, "\n"))
 				}
 			}
-			reply := roundTrip(t, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}, "tftp?")
+			reply := roundTrip(t, listen, "tftp?")
 			for l := range lines { // drains until the helper exits and closes stderr
 				log = append(log, l)
 			}
