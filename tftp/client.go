@@ -30,6 +30,10 @@ type Progress struct {
 	Block  uint64 // blocks transferred so far; unlike the wire number it never wraps
 	Bytes  int64  // bytes transferred so far, as sent on the wire
 	Total  int64  // the file's size when known (tsize, or Put's size), else -1
+
+	// The block and window sizes in use: what the server agreed to, or
+	// 512 and 1 when it ignored the options.
+	BlockSize, WindowSize int
 }
 
 // Client is a TFTP client (RFC 1350) with option negotiation (RFC 2347):
@@ -316,7 +320,7 @@ func (t *clientTransfer) tooMany(n uint64) bool {
 
 func (t *clientTransfer) report(block uint64, bytes int64) {
 	if t.progress != nil {
-		t.progress(Progress{Remote: t.remote, Block: block, Bytes: bytes, Total: t.total})
+		t.progress(Progress{Remote: t.remote, Block: block, Bytes: bytes, Total: t.total, BlockSize: t.blksize, WindowSize: t.window})
 	}
 }
 
