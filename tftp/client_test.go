@@ -104,7 +104,7 @@ func (f *clFake) run(script func() error) (wait func()) {
 }
 
 func data(block uint16, b []byte) *tftp.DataPacket { return &tftp.DataPacket{Block: block, Data: b} }
-func ack(block uint16) *tftp.AckPacket              { return &tftp.AckPacket{Block: block} }
+func ack(block uint16) *tftp.AckPacket             { return &tftp.AckPacket{Block: block} }
 
 // TestClientLockStep: a duplicate DATA block gets no extra ACK (re-ACK only
 // on timeout), and a packet from a stranger is answered with ERROR 5 without
