@@ -105,7 +105,7 @@ func (c *Client) Get(ctx context.Context, addr, remote string, w io.Writer) (int
 		return 0, err
 	}
 	defer t.close()
-	cw := &countWriter{w: w}
+	cw := &clientCountWriter{w: w}
 	var dst io.Writer = cw
 	var flush func() error
 	if t.netascii {
@@ -143,13 +143,13 @@ func (c *Client) Put(ctx context.Context, addr, remote string, r io.Reader, size
 	return t.put(r, size)
 }
 
-// countWriter counts the bytes written through it.
-type countWriter struct {
+// clientCountWriter counts the bytes written through it.
+type clientCountWriter struct {
 	w io.Writer
 	n int64
 }
 
-func (c *countWriter) Write(p []byte) (int, error) {
+func (c *clientCountWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
@@ -231,7 +231,7 @@ func (c *Client) start(ctx context.Context, op, addr, remote string) (*clientTra
 	if err := ctx.Err(); err != nil {
 		return nil, t.errorf("%w", err)
 	}
-	server, err := resolveServer(ctx, addr)
+	server, err := resolveClientServer(ctx, addr)
 	if err != nil {
 		return nil, t.errorf("%w", err)
 	}
@@ -260,9 +260,9 @@ func (t *clientTransfer) close() {
 	_ = t.conn.Close() // a UDP socket's close reports nothing worth acting on
 }
 
-// resolveServer turns "host:port" or "host" into an address, port 69 by
+// resolveClientServer turns "host:port" or "host" into an address, port 69 by
 // default.
-func resolveServer(ctx context.Context, addr string) (netip.AddrPort, error) {
+func resolveClientServer(ctx context.Context, addr string) (netip.AddrPort, error) {
 	if ap, err := netip.ParseAddrPort(addr); err == nil {
 		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
 	}
@@ -324,14 +324,14 @@ func (t *clientTransfer) report(block uint64, bytes int64) {
 	}
 }
 
-// errTimeout is recv's report that the deadline passed.
-var errTimeout = errors.New("timeout")
+// errClientTimeout is recv's report that the deadline passed.
+var errClientTimeout = errors.New("timeout")
 
 // recv returns the next packet from the server until deadline. Before the
 // transfer ID is locked it accepts any port at the server's IP address and
 // locks onto the first; after that, packets from anyone else are answered
 // with ERROR 5 and dropped. Malformed packets are dropped. It returns
-// errTimeout when the deadline passes, or the context's error.
+// errClientTimeout when the deadline passes, or the context's error.
 func (t *clientTransfer) recv(deadline time.Time) (Packet, error) {
 	for {
 		if err := t.conn.SetReadDeadline(deadline); err != nil {
@@ -348,7 +348,7 @@ func (t *clientTransfer) recv(deadline time.Time) (Packet, error) {
 				if cerr := t.ctx.Err(); cerr != nil {
 					return nil, cerr
 				}
-				return nil, errTimeout
+				return nil, errClientTimeout
 			}
 			return nil, err
 		}
@@ -483,7 +483,7 @@ func (t *clientTransfer) get(w io.Writer) error {
 	deadline := time.Now().Add(t.timeout)
 	for {
 		p, err := t.recv(deadline)
-		if err == errTimeout {
+		if err == errClientTimeout {
 			tries++
 			if tries > t.retries {
 				if !started {
@@ -600,7 +600,7 @@ func (t *clientTransfer) put(r io.Reader, size int64) error {
 	// Wait for the OACK or ACK 0.
 	for started := false; !started; {
 		p, err := t.recv(deadline)
-		if err == errTimeout {
+		if err == errClientTimeout {
 			tries++
 			if tries > t.retries {
 				return t.errorf("no reply to the write request after %d retries", t.retries)
@@ -684,7 +684,7 @@ func (t *clientTransfer) put(r io.Reader, size int64) error {
 		}
 		// Wait for an ACK that moves the window.
 		p, err := t.recv(deadline)
-		if err == errTimeout {
+		if err == errClientTimeout {
 			tries++
 			if tries > t.retries {
 				t.abort(ErrUndefined, "timed out")
