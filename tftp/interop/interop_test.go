@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -54,6 +55,11 @@ type fixture struct {
 
 	mu      sync.Mutex
 	options map[string]tftp.Options // last request's options, by file name
+
+	// abandoned is set when a client is known to have walked away from a
+	// transfer without an ERROR packet: the server then retransmits until
+	// its retries run out, and Shutdown may have to cut that short.
+	abandoned atomic.Bool
 }
 
 // fileName is the served file of size bytes.
@@ -109,7 +115,11 @@ func start(t *testing.T, listen string) *fixture {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("server shutdown: %v", err)
+			if f.abandoned.Load() && errors.Is(err, context.DeadlineExceeded) {
+				t.Logf("server shutdown cut short a transfer a client abandoned: %v", err)
+			} else {
+				t.Errorf("server shutdown: %v", err)
+			}
 		}
 		if err := <-done; err != nil && !errors.Is(err, tftp.ErrServerClosed) {
 			t.Errorf("Serve: %v", err)
@@ -205,11 +215,16 @@ func matrix(t *testing.T, f *fixture, bss, wss []int, get, put transferFunc, che
 				t.Run("get/"+name, func(t *testing.T) {
 					local := filepath.Join(t.TempDir(), "out")
 					if err := get(t, f, remote, local, bs, ws); err != nil {
+						var kb knownBug
+						if errors.As(err, &kb) {
+							t.Logf("known client bug, failure as expected: %s", kb)
+							return
+						}
 						t.Fatal(err)
 					}
 					checkFile(t, local, f.sums[remote], size)
 					opts := f.sent(remote)
-					if key := "get " + describe(opts); !seen[key] {
+					if key := "get " + names(opts); !seen[key] {
 						seen[key] = true
 						t.Logf("RRQ options sent: %s", describe(opts))
 					}
@@ -231,7 +246,7 @@ func matrix(t *testing.T, f *fixture, bss, wss []int, get, put transferFunc, che
 					}
 					checkFile(t, filepath.Join(f.upload, up), f.sums[remote], size)
 					opts := f.sent(up)
-					if key := "put " + describe(opts); !seen[key] {
+					if key := "put " + names(opts); !seen[key] {
 						seen[key] = true
 						t.Logf("WRQ options sent: %s", describe(opts))
 					}
@@ -259,3 +274,18 @@ func wantNoOption(t *testing.T, opts tftp.Options, name string) {
 		t.Errorf("request options %s: want no %s", describe(opts), name)
 	}
 }
+
+// names lists the option names of opts, for de-duplicating logs.
+func names(opts tftp.Options) string {
+	var s []string
+	for _, o := range opts {
+		s = append(s, o.Name)
+	}
+	return strings.Join(s, ",")
+}
+
+// knownBug is returned by a transferFunc when a client failed exactly in a
+// way documented as that client's bug; the case then passes with a log line.
+type knownBug string
+
+func (k knownBug) Error() string { return string(k) }
