@@ -112,7 +112,11 @@ func start(t *testing.T, listen string) *fixture {
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(pc) }()
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		wait := 10 * time.Second
+		if f.abandoned.Load() {
+			wait = time.Second // the abandoned transfer would hold it for its retries
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
 		defer cancel()
 		if err := srv.Shutdown(ctx); err != nil {
 			if f.abandoned.Load() && errors.Is(err, context.DeadlineExceeded) {
@@ -210,6 +214,13 @@ func matrix(t *testing.T, f *fixture, bss, wss []int, get, put transferFunc, che
 		}
 		for _, size := range sz {
 			for _, ws := range wss {
+				if ws > 1 && ws*bs > 128<<10 && size > 1<<20 {
+					// A window of that many bytes overflows the default
+					// 208 KiB socket receive buffer on loopback: the
+					// transfer succeeds but spends seconds in loss
+					// recovery. The small sizes still run at this size.
+					continue
+				}
 				name := fmt.Sprintf("blksize=%d/size=%d/windowsize=%d", bs, size, ws)
 				remote := fileName(size)
 				t.Run("get/"+name, func(t *testing.T) {
