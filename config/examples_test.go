@@ -113,3 +113,16 @@ func readExample(t *testing.T, name string) string {
 	}
 	return string(data)
 }
+
+// TestSystemdSampleConfig loads the sample configuration that ships with the
+// systemd units, so that it keeps matching this package's schema.
+func TestSystemdSampleConfig(t *testing.T) {
+	path := filepath.Join("..", "systemd", "nobodd-go.toml")
+	cfg, err := (&Loader{Paths: []string{path}, Required: true, LookupPort: fakePorts}).Load()
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if cfg.TFTP.Listen != ListenSystemd {
+		t.Errorf("%s: listen = %q; want systemd", path, cfg.TFTP.Listen)
+	}
+}
