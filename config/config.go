@@ -247,27 +247,27 @@ func (c Changes) Empty() bool {
 	return len(c.Settings) == 0 && len(c.Added) == 0 && len(c.Removed) == 0 && len(c.Changed) == 0
 }
 
-// Diff compares an old configuration with a new one. Boards are matched by
+// Diff compares an old configuration with the current one. Boards are matched by
 // name.
-func Diff(old, new Config) Changes {
+func Diff(old, cur Config) Changes {
 	var ch Changes
 	for _, s := range allSettings() {
-		if s.get(old) != s.get(new) {
+		if s.get(old) != s.get(cur) {
 			ch.Settings = append(ch.Settings, s.path())
 		}
 	}
 	i, j := 0, 0
-	for i < len(old.Boards) || j < len(new.Boards) {
+	for i < len(old.Boards) || j < len(cur.Boards) {
 		switch {
-		case j == len(new.Boards) || i < len(old.Boards) && old.Boards[i].Name < new.Boards[j].Name:
+		case j == len(cur.Boards) || i < len(old.Boards) && old.Boards[i].Name < cur.Boards[j].Name:
 			ch.Removed = append(ch.Removed, old.Boards[i])
 			i++
-		case i == len(old.Boards) || new.Boards[j].Name < old.Boards[i].Name:
-			ch.Added = append(ch.Added, new.Boards[j])
+		case i == len(old.Boards) || cur.Boards[j].Name < old.Boards[i].Name:
+			ch.Added = append(ch.Added, cur.Boards[j])
 			j++
 		default:
-			if !old.Boards[i].Equal(new.Boards[j]) {
-				ch.Changed = append(ch.Changed, BoardChange{old.Boards[i], new.Boards[j]})
+			if !old.Boards[i].Equal(cur.Boards[j]) {
+				ch.Changed = append(ch.Changed, BoardChange{old.Boards[i], cur.Boards[j]})
 			}
 			i++
 			j++
