@@ -247,8 +247,8 @@ func (c Changes) Empty() bool {
 	return len(c.Settings) == 0 && len(c.Added) == 0 && len(c.Removed) == 0 && len(c.Changed) == 0
 }
 
-// Diff compares an old configuration with the current one. Boards are matched by
-// name.
+// Diff compares an old configuration with the current one, for a reload's
+// log. Boards are matched by name.
 func Diff(old, cur Config) Changes {
 	var ch Changes
 	for _, s := range allSettings() {
