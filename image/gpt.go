@@ -2,7 +2,6 @@ package image
 
 import (
 	"encoding/binary"
-	"fmt"
 	"hash/crc32"
 	"unicode/utf16"
 )
@@ -63,7 +62,7 @@ func (e *GPTEntry) NameString() string {
 func ParseGPTHeader(sector []byte) (GPTHeader, error) {
 	var h GPTHeader
 	if len(sector) < gptMinHeader || [8]byte(sector[0:8]) != gptSignature {
-		return h, fmt.Errorf("no \"EFI PART\" signature: %w", ErrFormat)
+		return h, errFormat("no \"EFI PART\" signature")
 	}
 	le32 := binary.LittleEndian.Uint32
 	le64 := binary.LittleEndian.Uint64
@@ -71,10 +70,10 @@ func ParseGPTHeader(sector []byte) (GPTHeader, error) {
 	h.HeaderSize = le32(sector[12:])
 	h.HeaderCRC32 = le32(sector[16:])
 	if h.HeaderSize < gptMinHeader || int64(h.HeaderSize) > int64(len(sector)) {
-		return h, fmt.Errorf("header size %d outside %d..%d: %w", h.HeaderSize, gptMinHeader, len(sector), ErrFormat)
+		return h, errFormat("header size %d outside %d..%d", h.HeaderSize, gptMinHeader, len(sector))
 	}
 	if c := headerCRC(sector[:h.HeaderSize]); c != h.HeaderCRC32 {
-		return h, fmt.Errorf("header CRC mismatch (stored %#08x, computed %#08x): %w", h.HeaderCRC32, c, ErrFormat)
+		return h, errFormat("header CRC mismatch (stored 0x%08x, computed 0x%08x)", h.HeaderCRC32, c)
 	}
 	h.MyLBA = le64(sector[24:])
 	h.AlternateLBA = le64(sector[32:])
@@ -87,7 +86,7 @@ func ParseGPTHeader(sector []byte) (GPTHeader, error) {
 	h.EntriesCRC32 = le32(sector[88:])
 	if h.EntrySize < 128 || h.EntrySize%128 != 0 || h.EntrySize > gptMaxEntrySize ||
 		h.NumEntries > gptMaxEntries || uint64(h.NumEntries)*uint64(h.EntrySize) > gptMaxArray {
-		return h, fmt.Errorf("partition array of %d entries of %d bytes is beyond this package's limits: %w", h.NumEntries, h.EntrySize, ErrFormat)
+		return h, errFormat("partition array of %d entries of %d bytes is beyond this package's limits", h.NumEntries, h.EntrySize)
 	}
 	return h, nil
 }
@@ -132,11 +131,11 @@ func (h *GPTHeader) Marshal(sectorSize int) []byte {
 func ParseGPTEntries(h *GPTHeader, array []byte) ([]GPTEntry, error) {
 	n := int(h.NumEntries) * int(h.EntrySize)
 	if len(array) < n {
-		return nil, fmt.Errorf("partition array of %d bytes, want %d: %w", len(array), n, ErrFormat)
+		return nil, errFormat("partition array of %d bytes, want %d", len(array), n)
 	}
 	array = array[:n]
 	if c := crc32.ChecksumIEEE(array); c != h.EntriesCRC32 {
-		return nil, fmt.Errorf("partition array CRC mismatch (stored %#08x, computed %#08x): %w", h.EntriesCRC32, c, ErrFormat)
+		return nil, errFormat("partition array CRC mismatch (stored 0x%08x, computed 0x%08x)", h.EntriesCRC32, c)
 	}
 	entries := make([]GPTEntry, h.NumEntries)
 	for i := range entries {

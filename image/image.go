@@ -522,11 +522,11 @@ func (img *Image) gptAt(ss int, lba uint64) (GPTHeader, []GPTEntry, error) {
 		return h, nil, fmt.Errorf("%s: %w", what, err)
 	}
 	if h.MyLBA != lba {
-		return h, nil, fmt.Errorf("%s: it says it is at LBA %d: %w", what, h.MyLBA, ErrFormat)
+		return h, nil, errFormat("%s: it says it is at LBA %d", what, h.MyLBA)
 	}
 	total := uint64(img.size) / uint64(ss)
 	if h.EntriesLBA >= total {
-		return h, nil, fmt.Errorf("%s: partition array at LBA %d is past the end of the image: %w", what, h.EntriesLBA, ErrFormat)
+		return h, nil, errFormat("%s: partition array at LBA %d is past the end of the image", what, h.EntriesLBA)
 	}
 	array, err := img.readRaw(int64(h.EntriesLBA)*int64(ss), int(h.NumEntries)*int(h.EntrySize))
 	if err != nil {

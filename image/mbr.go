@@ -2,7 +2,6 @@ package image
 
 import (
 	"encoding/binary"
-	"fmt"
 )
 
 // MBR is the partition table of a master boot record or of an extended boot
@@ -41,10 +40,10 @@ func hasBootSignature(b []byte) bool { return len(b) >= 512 && b[510] == 0x55 &&
 func ParseMBR(sector []byte) (MBR, error) {
 	var m MBR
 	if len(sector) < 512 {
-		return m, fmt.Errorf("MBR sector of %d bytes, want 512: %w", len(sector), ErrFormat)
+		return m, errFormat("MBR sector of %d bytes, want 512", len(sector))
 	}
 	if !hasBootSignature(sector) {
-		return m, fmt.Errorf("no 0x55AA boot signature: %w", ErrFormat)
+		return m, errFormat("no 0x55AA boot signature")
 	}
 	m.DiskSignature = binary.LittleEndian.Uint32(sector[440:])
 	for i := range m.Entries {

@@ -231,3 +231,12 @@ func (e *Error) Unwrap() error { return e.Err }
 // Is reports whether target is the kind of the error: ErrFormat or
 // fs.ErrNotExist.
 func (e *Error) Is(target error) bool { return target != nil && target == e.kind }
+
+// formatError is an error about a table's content that matches ErrFormat
+// without printing it.
+type formatError string
+
+func (e formatError) Error() string        { return string(e) }
+func (e formatError) Is(target error) bool { return target == ErrFormat }
+
+func errFormat(format string, args ...any) error { return formatError(fmt.Sprintf(format, args...)) }
