@@ -50,8 +50,21 @@ type Image struct {
 	warnings   []string
 
 	mbr        MBR // sector 0; zero for a superfloppy
+	logical    map[int]ebrRef
 	gptHeader  GPTHeader
 	gptEntries []GPTEntry
+
+	base io.ReaderAt // r unbounded, to read the tables again after a write
+}
+
+// ebrRef places a logical partition in its EBR chain, for GrowPartition.
+type ebrRef struct {
+	ext      int    // slot (1–4) of its extended partition
+	ebr      uint64 // sector of its EBR
+	index    int    // its entry in that EBR
+	prev     uint64 // sector of the EBR linking to its EBR; 0 for the first
+	prevLink int    // the linking entry in prev
+	next     uint64 // sector of the next EBR; 0 for none
 }
 
 // Open opens the image or block device at path read-only and reads its
@@ -113,7 +126,7 @@ func newImage(r io.ReaderAt, w io.WriterAt, size int64, name string) (*Image, er
 	if size < 0 {
 		return nil, &Error{Image: name, Msg: fmt.Sprintf("negative size %d", size), kind: ErrFormat}
 	}
-	img := &Image{name: name, r: io.NewSectionReader(r, 0, size), w: w, size: size}
+	img := &Image{name: name, r: io.NewSectionReader(r, 0, size), w: w, size: size, base: r}
 	if err := img.load(); err != nil {
 		return nil, err
 	}
@@ -407,6 +420,12 @@ func (img *Image) walkEBRs(slot int, extStart, extSize uint64, next *int) error 
 	extEnd := extStart + extSize
 	seen := make(map[uint64]bool)
 	ebr := extStart
+	var prev uint64
+	prevLink := -1
+	var inChain []int // numbers of the logical partitions of the current EBR
+	if img.logical == nil {
+		img.logical = make(map[int]ebrRef)
+	}
 	for {
 		if seen[ebr] {
 			return img.errorf("logical partition chain loops at sector %d", ebr)
@@ -446,6 +465,8 @@ func (img *Image) walkEBRs(slot int, extStart, extSize uint64, next *int) error 
 			if err := img.addPart(p, first, uint64(e.Sectors)); err != nil {
 				return err
 			}
+			img.logical[*next] = ebrRef{ext: slot, ebr: ebr, index: i, prev: prev, prevLink: prevLink}
+			inChain = append(inChain, *next)
 			*next++
 		}
 		link := -1
@@ -463,6 +484,13 @@ func (img *Image) walkEBRs(slot int, extStart, extSize uint64, next *int) error 
 			return img.errorf("EBR at sector %d links to sector %d, outside extended partition %d (sectors %d–%d)",
 				ebr, to, slot, extStart, extEnd-1)
 		}
+		for _, n := range inChain {
+			r := img.logical[n]
+			r.next = to
+			img.logical[n] = r
+		}
+		inChain = inChain[:0]
+		prev, prevLink = ebr, link
 		ebr = to
 	}
 }
