@@ -14,9 +14,9 @@ import (
 )
 
 // maxFuzz bounds the images the fuzz targets parse. Seeds are kept at
-// 16 KiB or less: the fuzzer minimises every new input, which is slow for
+// 8 KiB or less: the fuzzer minimises every new input, which is slow for
 // large ones.
-const maxFuzz = 32 << 10
+const maxFuzz = 16 << 10
 
 // fuzzSeeds returns small whole images made by the real tools when they are
 // installed (a fuzz target must still run without them), and the first
@@ -45,27 +45,35 @@ func fuzzSeeds(f *testing.F, gpt bool) [][]byte {
 		return b
 	}
 	if !gpt && have("sfdisk", "mkfs.vfat") {
-		// 16 KiB, 32 sectors: an MBR with logical partitions 5, 6, 7, a
+		// 4 KiB, 8 sectors: an MBR with logical partitions 5, 6, 7, and a
 		// FAT boot sector in partition 6.
 		p := newFile(f, "floppy.img", 64<<10)
 		mkfat(f, p, 0, 512, 0, 0)
 		floppy := read(p, 512)
-		p = newFile(f, "small.img", 16<<10)
-		sfdisk(f, p, "label: dos\nfirst-lba: 1\nstart=1, size=5, type=c, bootable\nstart=8, size=24, type=5\n"+
-			"start=10, size=4, type=83\nstart=16, size=6, type=6\nstart=24, type=83\n")
-		small := read(p, 16<<10)
-		copy(small[16*512:], floppy)
+		p = newFile(f, "small.img", 4<<10)
+		sfdisk(f, p, "label: dos\nfirst-lba: 1\nstart=1, size=1, type=c, bootable\nstart=2, size=6, type=5\n"+
+			"start=3, size=1, type=83\nstart=5, size=1, type=6\nstart=7, size=1, type=83\n")
+		small := read(p, 4<<10)
+		copy(small[5*512:], floppy)
 		mustParse(f, small, 6)
 		seeds = append(seeds, small, floppy)
-		seeds = append(seeds, read(logicalImage(f), 8<<10), read(piImage(f), 4<<10))
+		seeds = append(seeds, read(logicalImage(f), 512), read(piImage(f), 512))
 	}
 	if gpt && have("sfdisk", "sgdisk", "fdisk", "mkfs.vfat") {
-		// 16 KiB, 32 sectors: a GPT of 4 entries, partitions 1 and 2.
-		p := newFile(f, "small-gpt.img", 16<<10)
-		sfdisk(f, p, "label: gpt\ntable-length: 4\nfirst-lba: 3\nstart=3, size=8, type=uefi, name=\"boot\"\nstart=12, size=8, type=linux, name=\"root\"\n")
-		seeds = append(seeds, read(p, 16<<10))
-		mustParse(f, seeds[0], 0)
-		seeds = append(seeds, read(gptImage(f), 16<<10), read(gpt4kImage(f), 16<<10))
+		// 4 KiB, 8 sectors: a GPT of 4 entries, partitions 1 and 2, a FAT
+		// boot sector in partition 1.
+		p := newFile(f, "floppy.img", 64<<10)
+		mkfat(f, p, 0, 512, 0, 0)
+		floppy := read(p, 512)
+		p = newFile(f, "small-gpt.img", 4<<10)
+		sfdisk(f, p, "label: gpt\ntable-length: 4\nfirst-lba: 3\nstart=3, size=2, type=uefi, name=\"boot\"\nstart=5, size=1, type=linux, name=\"root\"\n")
+		small := read(p, 4<<10)
+		copy(small[3*512:], floppy)
+		mustParse(f, small, 1)
+		seeds = append(seeds, small)
+		// The first sectors of the fixtures: protective MBR, GPT header
+		// and the start of the array.
+		seeds = append(seeds, read(gptImage(f), 2<<10), read(gpt4kImage(f), 8<<10))
 	}
 	return seeds
 }
@@ -147,12 +155,12 @@ func FuzzMBR(f *testing.F) {
 	for _, s := range fuzzSeeds(f, false) {
 		f.Add(s)
 	}
-	// 24 sectors: partition 1, extended 3 with logical 5 and 6 and a
+	// 8 sectors: partition 1, extended 3 with logical 5 and 6 and a
 	// link back to the first EBR (a loop).
-	m := newMem(24)
-	m.table(0, MBREntry{Type: 0x0C, FirstLBA: 1, Sectors: 5, Status: 0x80}, MBREntry{}, MBREntry{Type: 0x05, FirstLBA: 8, Sectors: 16})
-	m.table(8, MBREntry{Type: 0x83, FirstLBA: 1, Sectors: 3}, MBREntry{Type: 0x05, FirstLBA: 6, Sectors: 8})
-	m.table(14, MBREntry{Type: 0x06, FirstLBA: 1, Sectors: 5}, MBREntry{Type: 0x05, FirstLBA: 0, Sectors: 8})
+	m := newMem(8)
+	m.table(0, MBREntry{Type: 0x0C, FirstLBA: 1, Sectors: 1, Status: 0x80}, MBREntry{}, MBREntry{Type: 0x05, FirstLBA: 2, Sectors: 6})
+	m.table(2, MBREntry{Type: 0x83, FirstLBA: 1, Sectors: 1}, MBREntry{Type: 0x05, FirstLBA: 2, Sectors: 2})
+	m.table(4, MBREntry{Type: 0x06, FirstLBA: 1, Sectors: 1}, MBREntry{Type: 0x05, FirstLBA: 0, Sectors: 2})
 	m.fat(1, 512, 5)
 	if _, err := m.open(); err == nil || !strings.Contains(err.Error(), "loops") {
 		f.Fatalf("handmade MBR seed: %v", err)
@@ -190,17 +198,17 @@ func FuzzGPT(f *testing.F) {
 		f.Add(s, false)
 		f.Add(s, true)
 	}
-	// 16 sectors: primary at 1–2, partitions 1 (3–8) and 3 (9–13),
-	// backup at 14–15.
-	m := newMem(16)
-	m.table(0, MBREntry{Type: 0xEE, FirstLBA: 1, Sectors: 15})
+	// 8 sectors: primary at 1–2, partitions 1 (3–4) and 3 (5),
+	// backup at 6–7.
+	m := newMem(8)
+	m.table(0, MBREntry{Type: 0xEE, FirstLBA: 1, Sectors: 7})
 	entries := make([]GPTEntry, 4)
-	entries[0] = GPTEntry{Type: GUIDEFISystem, FirstLBA: 3, LastLBA: 8}
-	entries[2] = GPTEntry{Type: GUIDLinuxData, FirstLBA: 9, LastLBA: 13}
+	entries[0] = GPTEntry{Type: GUIDEFISystem, FirstLBA: 3, LastLBA: 4}
+	entries[2] = GPTEntry{Type: GUIDLinuxData, FirstLBA: 5, LastLBA: 5}
 	array, crc := MarshalGPTEntries(entries, 128)
 	for _, h := range []GPTHeader{
-		{Revision: 0x10000, MyLBA: 1, AlternateLBA: 15, FirstUsableLBA: 3, LastUsableLBA: 13, EntriesLBA: 2, NumEntries: 4, EntrySize: 128, EntriesCRC32: crc},
-		{Revision: 0x10000, MyLBA: 15, AlternateLBA: 1, FirstUsableLBA: 3, LastUsableLBA: 13, EntriesLBA: 14, NumEntries: 4, EntrySize: 128, EntriesCRC32: crc},
+		{Revision: 0x10000, MyLBA: 1, AlternateLBA: 7, FirstUsableLBA: 3, LastUsableLBA: 5, EntriesLBA: 2, NumEntries: 4, EntrySize: 128, EntriesCRC32: crc},
+		{Revision: 0x10000, MyLBA: 7, AlternateLBA: 1, FirstUsableLBA: 3, LastUsableLBA: 5, EntriesLBA: 6, NumEntries: 4, EntrySize: 128, EntriesCRC32: crc},
 	} {
 		copy(m[h.MyLBA*512:], h.Marshal(512))
 		copy(m[h.EntriesLBA*512:], array)
