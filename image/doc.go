@@ -21,14 +21,16 @@
 //   - An image whose partitions reach past its end (a truncated image) is
 //     refused with an error that names the partition; so is any table that
 //     points outside the image.
-//   - Writing (Partition.WriterAt) needs an image opened with OpenWritable or
-//     OpenFile(path, os.O_RDWR), or built with NewReadWriter. Rewriting the
-//     tables themselves is not done yet; the raw structures (MBR, MBREntry,
-//     GPTHeader, GPTEntry) are exported and can be encoded again, with their
-//     CRCs recomputed, for a tool that does.
+//   - Writing (Partition.WriterAt, GrowPartition) needs an image opened
+//     with OpenWritable or OpenFile(path, os.O_RDWR), or built with
+//     NewReadWriter. The only change to the tables this package makes is
+//     GrowPartition's (see its limits); the raw structures (MBR, MBREntry,
+//     GPTHeader, GPTEntry) are exported with their encoders, which recompute
+//     the CRCs, for a tool that needs more.
 //   - Reads are positioned reads (ReadAt) on one kept file descriptor; there
 //     is no mmap and no caching. An Image is safe for concurrent use: its
-//     tables are read once, by Open, and never change afterwards.
+//     tables are read once, by Open, and change only through GrowPartition,
+//     which must not run concurrently with other methods.
 //
 // # Numbering
 //

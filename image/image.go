@@ -37,7 +37,7 @@ func (s Scheme) String() string {
 const maxLogical = 1024
 
 // Image is a disk image or block device whose partition table has been read.
-// Its methods are safe for concurrent use.
+// Its methods are safe for concurrent use, except GrowPartition.
 type Image struct {
 	name       string
 	r          io.ReaderAt // bounded to size

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
+	"unicode/utf16"
 )
 
 // memImage builds a 512-byte-sector image of n sectors in memory.
@@ -276,7 +279,9 @@ func TestGPTEncodeRoundTrip(t *testing.T) {
 	m.table(0, MBREntry{Type: 0xEE, FirstLBA: 1, Sectors: 99})
 	entries := make([]GPTEntry, 128)
 	entries[1] = GPTEntry{Type: GUIDBasicData, Unique: GUID{1}, FirstLBA: 40, LastLBA: 59}
-	copy(entries[1].Name[:], []byte{'b', 0, 'o', 0, 'o', 0, 't', 0})
+	for i, c := range utf16.Encode([]rune("boot 🍓")) {
+		binary.LittleEndian.PutUint16(entries[1].Name[2*i:], c)
+	}
 	entries[3] = GPTEntry{Type: GUIDLinuxData, Unique: GUID{2}, FirstLBA: 60, LastLBA: 66, Attributes: 1 << 2}
 	array, crc := MarshalGPTEntries(entries, 128)
 	for _, h := range []GPTHeader{
@@ -295,7 +300,7 @@ func TestGPTEncodeRoundTrip(t *testing.T) {
 		t.Fatalf("numbers %v", n)
 	}
 	boot, err := img.BootPartition()
-	if err != nil || boot.Number != 2 || boot.Name != "boot" {
+	if err != nil || boot.Number != 2 || boot.Name != "boot 🍓" {
 		t.Errorf("BootPartition %v, %v", boot, err)
 	}
 	root, err := img.RootPartition()
@@ -304,5 +309,52 @@ func TestGPTEncodeRoundTrip(t *testing.T) {
 	}
 	if w := img.Warnings(); len(w) != 0 {
 		t.Errorf("warnings %q", w)
+	}
+}
+
+func TestConcurrentReads(t *testing.T) {
+	m := newMem(256)
+	m.table(0, MBREntry{Type: 0x0C, FirstLBA: 10, Sectors: 50}, MBREntry{Type: 0x83, FirstLBA: 60, Sectors: 100})
+	m.fat(10, 512, 50)
+	for i := 60 * 512; i < 160*512; i++ {
+		m[i] = byte(i)
+	}
+	img, err := m.open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 50; i++ {
+				root, err := img.RootPartition()
+				if err != nil {
+					errs <- err
+					return
+				}
+				b := make([]byte, 100)
+				off := int64(g*997+i*31) % (root.Size - 100)
+				if _, err := root.Section().ReadAt(b, off); err != nil {
+					errs <- err
+					return
+				}
+				if want := byte(root.Start + off); b[0] != want {
+					errs <- fmt.Errorf("byte at %d is %d, want %d", off, b[0], want)
+					return
+				}
+				if _, err := img.BootPartition(); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
