@@ -477,3 +477,28 @@ func TestWritable(t *testing.T) {
 		t.Errorf("bytes around the end %q, want the write cut at the partition's end", got)
 	}
 }
+
+// BenchmarkOpenBoot measures what a netboot request for a not yet opened
+// image costs: Open, BootPartition, Close.
+func BenchmarkOpenBoot(b *testing.B) {
+	for _, bc := range []struct {
+		name  string
+		build func(testing.TB) string
+	}{{"mbr-logical", logicalImage}, {"gpt", gptImage}} {
+		b.Run(bc.name, func(b *testing.B) {
+			path := bc.build(b)
+			for b.Loop() {
+				img, err := Open(path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := img.BootPartition(); err != nil {
+					b.Fatal(err)
+				}
+				if err := img.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
