@@ -299,7 +299,11 @@ func (img *Image) warnf(format string, args ...any) {
 func (img *Image) read(off int64, n int, what string) ([]byte, error) {
 	b, err := img.readRaw(off, n)
 	if err != nil {
-		return nil, &Error{Image: img.name, Msg: "reading " + what, Err: err, kind: ErrFormat}
+		e := &Error{Image: img.name, Msg: "reading " + what, Err: err}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			e.kind = ErrFormat // the tables point past the end
+		}
+		return nil, e
 	}
 	return b, nil
 }
@@ -526,7 +530,7 @@ func (img *Image) loadGPT() error {
 // readRaw reads n bytes at off, failing on a short read.
 func (img *Image) readRaw(off int64, n int) ([]byte, error) {
 	if off < 0 || off > img.size || int64(n) > img.size-off {
-		return nil, fmt.Errorf("bytes %d–%d lie past the end of the image (%d bytes): truncated image?", off, off+int64(n)-1, img.size)
+		return nil, fmt.Errorf("bytes %d–%d lie past the end of the image (%d bytes; truncated?): %w", off, off+int64(n)-1, img.size, io.ErrUnexpectedEOF)
 	}
 	b := make([]byte, n)
 	if _, err := img.r.ReadAt(b, off); err != nil {

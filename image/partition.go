@@ -208,8 +208,9 @@ var ErrFormat = errors.New("invalid partition table")
 
 // Error is the error for a malformed, damaged or truncated image, and for a
 // partition that is not there. Its text names the image and, where it can,
-// the partition or sector at fault. It matches ErrFormat, or fs.ErrNotExist
-// for a missing partition, with errors.Is.
+// the partition or sector at fault. With errors.Is it matches ErrFormat for a
+// bad or truncated table, fs.ErrNotExist for a missing partition, and its
+// cause (such as an I/O error from the file).
 type Error struct {
 	Image string // the image's name
 	Msg   string // what is wrong
