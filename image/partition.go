@@ -168,7 +168,8 @@ func (p *Partition) WriterAt() (io.WriterAt, error) {
 	return &sectionWriter{w: p.img.w, base: p.off, size: p.size, name: p.img.name, num: p.Number}, nil
 }
 
-// String describes the partition, as in "image.img partition 2 (0x83, 3.4 GiB at byte 272629760)".
+// String describes the partition, as in
+// "image.img partition 2 (0x83, 3959422976 bytes at byte 272629760)".
 func (p *Partition) String() string {
 	s := fmt.Sprintf("%s partition %d (%v, %d bytes at byte %d", p.img.name, p.Number, p.Type, p.Size, p.Start)
 	if p.Name != "" {
@@ -209,7 +210,8 @@ var ErrFormat = errors.New("invalid partition table")
 // Error is the error for a malformed, damaged or truncated image, and for a
 // partition that is not there. Its text names the image and, where it can,
 // the partition or sector at fault. With errors.Is it matches ErrFormat for a
-// bad or truncated table, fs.ErrNotExist for a missing partition, and its
+// bad or truncated table, fs.ErrNotExist for a missing partition,
+// fs.ErrInvalid for a bad argument, and its
 // cause (such as an I/O error from the file).
 type Error struct {
 	Image string // the image's name
