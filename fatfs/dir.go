@@ -60,13 +60,14 @@ type entry struct {
 	info  EntryInfo
 }
 
-// cp437 maps the upper half of code page 437 to Unicode.
-var cp437 = [128]rune([]rune(
-	"ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»" +
-		"░▒▓│┤╡╢╖╕╣║╗╝╜╛┐└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀" +
-		"αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■\u00a0"))
+// cp850 maps the upper half of code page 850 (mtools' default, and the code
+// page mkfs.fat encodes labels in) to Unicode.
+var cp850 = [128]rune([]rune(
+	"ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜø£Ø×ƒáíóúñÑªº¿®¬½¼¡«»" +
+		"░▒▓│┤ÁÂÀ©╣║╗╝¢¥┐└┴┬├─┼ãÃ╚╔╩╦╠═╬¤ðÐÊËÈıÍÎÏ┘┌█▄¦Ì▀" +
+		"ÓßÔÒõÕµþÞÚÛÙýÝ¯´\u00ad±‗¾¶§÷¸°¨·¹³²■\u00a0"))
 
-// decodeOEM decodes short-name bytes as code page 437.
+// decodeOEM decodes short-name bytes as code page 850.
 func decodeOEM(b []byte) string {
 	ascii := true
 	for _, c := range b {
@@ -83,7 +84,7 @@ func decodeOEM(b []byte) string {
 		if c < 0x80 {
 			sb.WriteByte(c)
 		} else {
-			sb.WriteRune(cp437[c-0x80])
+			sb.WriteRune(cp850[c-0x80])
 		}
 	}
 	return sb.String()
@@ -134,15 +135,7 @@ func shortName(d []byte) (stored, display string) {
 	return base + "." + ext, lbase + "." + lext
 }
 
-func asciiLower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
-}
+func asciiLower(s string) string { return strings.ToLower(s) }
 
 // fatTime decodes a FAT date and time; invalid or zero dates give the zero
 // time.

@@ -13,10 +13,10 @@
 //     a boot sector whose fields disagree with that type is rejected.
 //   - The whole volume described by the boot sector must lie within the size
 //     given to New.
-//   - Short (8.3) names are decoded as code page 437; names that contain
-//     control characters, '/' or '\\', and long names that are not valid
-//     UTF-16, are not representable and such entries are left out of
-//     listings. An LFN run whose checksum or sequence is wrong is ignored and
+//   - Short (8.3) names are decoded as code page 850 (what mtools and
+//     mkfs.fat use by default). Entries whose names contain control
+//     characters or '/', or whose only name is a long name that is not valid
+//     UTF-16, cannot be named in an io/fs.FS and are left out of listings. An LFN run whose checksum or sequence is wrong is ignored and
 //     the 8.3 name used instead, with the NT case bits applied.
 //   - Lookups fold case (strings.EqualFold, on long and short names), as a
 //     Raspberry Pi's firmware expects. When a corrupt directory holds two
