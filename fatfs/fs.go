@@ -94,24 +94,26 @@ func (f *FS) Type() Type { return f.v.g.Type }
 
 // listing returns the parsed directory starting at cluster first, from the
 // cache or read once. name names the directory in errors.
-func (f *FS) listing(name string, first uint32) (*dirListing, error) {
+func (f *FS) listing(name string, dir *entry) (*dirListing, error) {
+	first := dir.first
+	g := f.v.g
+	isFixedRoot := dir == f.root && g.Type != FAT32
+	if first == 0 && !isFixedRoot {
+		return nil, &CorruptError{Path: name, Cluster: 0, Problem: "directory without clusters"}
+	}
 	f.mu.RLock()
 	l, ok := f.dirs[first]
 	f.mu.RUnlock()
 	if ok {
 		return l, nil
 	}
-	g := f.v.g
 	var raw []byte
-	if first == 0 && g.Type != FAT32 {
+	if isFixedRoot {
 		raw = make([]byte, g.RootDirSize)
 		if err := f.v.readFull(raw, g.RootDirOffset); err != nil {
 			return nil, err
 		}
 	} else {
-		if first == 0 {
-			return nil, &CorruptError{Path: name, Cluster: 0, Problem: "directory without clusters"}
-		}
 		exts, total, err := f.v.chain(name, first, -1)
 		if err != nil {
 			return nil, err
@@ -186,7 +188,7 @@ func (f *FS) resolve(op, name string) (*entry, error) {
 		if !e.attr.IsDir() {
 			return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
 		}
-		l, err := f.listing(dir, e.first)
+		l, err := f.listing(dir, e)
 		if err != nil {
 			return nil, err
 		}
@@ -239,7 +241,7 @@ func (f *FS) Open(name string) (fs.File, error) {
 		return nil, err
 	}
 	if e.attr.IsDir() {
-		l, err := f.listing(name, e.first)
+		l, err := f.listing(name, e)
 		if err != nil {
 			return nil, err
 		}
@@ -271,7 +273,7 @@ func (f *FS) ReadDir(name string) ([]fs.DirEntry, error) {
 	if !e.attr.IsDir() {
 		return nil, &fs.PathError{Op: "readdir", Path: name, Err: errNotDir}
 	}
-	l, err := f.listing(name, e.first)
+	l, err := f.listing(name, e)
 	if err != nil {
 		return nil, err
 	}
