@@ -162,4 +162,3 @@ func TestConcurrentReads(t *testing.T) {
 		t.Error(err)
 	}
 }
-

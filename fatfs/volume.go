@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 )
 
@@ -57,6 +58,11 @@ type volume struct {
 	// FAT32: chunks of fat32ChunkSize bytes by index.
 	mu     sync.Mutex
 	chunks map[int64][]byte
+
+	// visited holds cleared bitsets of Clusters+2 bits for loop detection;
+	// a chain walk clears the bits it set, so its cost follows the chain's
+	// length, not the volume's.
+	visited sync.Pool
 }
 
 func newVolume(r io.ReaderAt, g *Geometry) *volume {
@@ -222,9 +228,23 @@ func (v *volume) chain(name string, first uint32, size int64) ([]extent, int64, 
 	if !g.validCluster(first) {
 		return nil, 0, corrupt(first, "first cluster outside the data area 2..%d", g.Clusters+1)
 	}
-	visited := make([]uint64, (int64(g.Clusters)+2+63)/64)
-	fc := fatCursor{v: v}
+	visited, _ := v.visited.Get().([]uint64)
+	if visited == nil {
+		visited = make([]uint64, (int64(g.Clusters)+2+63)/64)
+	}
 	var exts []extent
+	defer func() {
+		// Every visited cluster is in exts (before any trimming).
+		for _, e := range exts {
+			c := uint32((e.diskOff-g.DataOffset)/cs) + 2
+			for k := int64(0); k < e.length; k += cs {
+				visited[c/64] = 0
+				c++
+			}
+		}
+		v.visited.Put(visited)
+	}()
+	fc := fatCursor{v: v}
 	var total int64
 	c := first
 	for n := int64(1); ; n++ {
@@ -270,10 +290,11 @@ func (v *volume) chain(name string, first uint32, size int64) ([]extent, int64, 
 		c = e
 	}
 	if size >= 0 {
-		// Trim the last extent to the size.
-		last := &exts[len(exts)-1]
-		last.length -= total - size
-		total = size
+		// Trim the last extent to the size (a copy: the deferred clearing
+		// needs the untrimmed lengths).
+		out := slices.Clone(exts)
+		out[len(out)-1].length -= total - size
+		return out, size, nil
 	}
 	return exts, total, nil
 }
