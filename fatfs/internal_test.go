@@ -465,3 +465,41 @@ func TestShortReader(t *testing.T) {
 		t.Errorf("reading past the reader's end: %v, want io.ErrUnexpectedEOF", err)
 	}
 }
+
+// TestDuplicateNamesAndEnd puts two names that differ only in case into one
+// directory (FAT forbids it; a corrupt or foreign image may have it), and an
+// entry after the end-of-directory mark.
+func TestDuplicateNamesAndEnd(t *testing.T) {
+	img := tinyImage()
+	sub := img[tinyClusterOff(tinySubdirClu):]
+	var extra []byte
+	extra = append(extra, lfn("Dup.txt", "DUP~1   TXT")...)
+	extra = append(extra, dirent("DUP~1   TXT", AttrArchive, 0, 4, 100)...) // "A long name.txt"'s bytes
+	extra = append(extra, dirent("DUP     TXT", AttrArchive, 0, 2, 600)...) // hello.txt's bytes
+	extra = append(extra, make([]byte, 32)...)                              // end of directory
+	extra = append(extra, dirent("AFTER   TXT", AttrArchive, 0, 2, 600)...)
+	copy(sub[6*32:], extra) // after ".", "..", inner.bin and Another Long.Name.x (2 LFN + 1)
+	fsys := mustNew(t, img)
+	ents, err := fsys.ReadDir("Sub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if want := []string{"Another Long.Name.x", "DUP.TXT", "Dup.txt", "inner.bin"}; !slices.Equal(names, want) {
+		t.Errorf("Sub = %q, want %q", names, want)
+	}
+	for i := 0; i < 3; i++ {
+		for _, q := range []string{"Sub/dup.txt", "Sub/DUP.TXT", "Sub/Dup.txt"} {
+			st, err := fsys.Stat(q)
+			if err != nil || st.Name() != "Dup.txt" || st.Size() != 100 {
+				t.Errorf("Stat(%q) = %v, %v; want the first in directory order, Dup.txt", q, st, err)
+			}
+		}
+	}
+	if _, err := fsys.Stat("Sub/after.txt"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("an entry after the end mark was found: %v", err)
+	}
+}
