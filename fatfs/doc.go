@@ -11,13 +11,18 @@
 //     count of data clusters, as the Microsoft FAT specification says
 //     (fewer than 4085: FAT12; fewer than 65525: FAT16; otherwise FAT32), and
 //     a boot sector whose fields disagree with that type is rejected.
-//   - The whole volume described by the boot sector must lie within the size
-//     given to New.
+//   - The boot sector must start with an x86 jump (0xEB xx 0x90 or 0xE9)
+//     and carry the 0x55 0xAA signature at offset 510, and the whole volume
+//     it describes must lie within the size given to New. Only the first FAT
+//     is read (or, on FAT32 with mirroring off, the active one); the copies
+//     are not compared.
 //   - Short (8.3) names are decoded as code page 850 (what mtools and
-//     mkfs.fat use by default). Entries whose names contain control
-//     characters or '/', or whose only name is a long name that is not valid
-//     UTF-16, cannot be named in an io/fs.FS and are left out of listings. An LFN run whose checksum or sequence is wrong is ignored and
-//     the 8.3 name used instead, with the NT case bits applied.
+//     mkfs.fat use by default). A long name that is not valid UTF-16 or
+//     contains control characters or '/' is ignored and the 8.3 name used;
+//     an entry with neither a usable long nor 8.3 name cannot be named in an
+//     io/fs.FS and is left out of listings. An LFN run whose checksum or
+//     sequence is wrong is ignored too, and the 8.3 name used instead, with
+//     the NT lower-case bits (0x08 base, 0x10 extension) applied.
 //   - Lookups fold case (strings.EqualFold, on long and short names), as a
 //     Raspberry Pi's firmware expects. When a corrupt directory holds two
 //     names that fold to the same string, the first in directory order wins.
