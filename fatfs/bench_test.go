@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/nobodd-go/nobodd-go/fatfs"
 	"github.com/nobodd-go/nobodd-go/internal/fixture"
@@ -112,10 +113,12 @@ func BenchmarkRead(b *testing.B) {
 	g := fsys.Geometry()
 	first := st.Sys().(*fatfs.EntryInfo).FirstCluster
 	base := part.Offset + g.DataOffset + int64(first-2)*int64(g.ClusterSize)
-	readers := []struct {
-		name string
-		r    io.ReaderAt
-	}{{"fatfs", f.(io.ReaderAt)}, {"plain", pf}, {"image", io.NewSectionReader(img, base, benchFileSize)}}
+	readers := []namedReaderAt{{"fatfs", f.(io.ReaderAt)}, {"plain", pf}, {"image", io.NewSectionReader(img, base, benchFileSize)}}
+	benchReaders(b, readers)
+}
+
+// benchReaders runs a sub-benchmark per block size, order and reader.
+func benchReaders(b *testing.B, readers []namedReaderAt) {
 	for _, bs := range []int{512, 1468, 65464} {
 		nblocks := benchFileSize / bs
 		r := rand.New(rand.NewPCG(1, 2))
@@ -145,4 +148,107 @@ func BenchmarkRead(b *testing.B) {
 			}
 		}
 	}
+}
+
+type namedReaderAt struct {
+	name string
+	r    io.ReaderAt
+}
+
+// BenchmarkReadRatio interleaves batches of reads through fatfs, from the
+// plain file and from the image file directly, and reports the time per read
+// of each and the ratios fatfs/plain and fatfs/image: interleaving makes the
+// ratios robust on a busy machine, where separate benchmarks are not.
+func BenchmarkReadRatio(b *testing.B) {
+	disk, part, plain, _ := benchFixture(b)
+	img, err := os.Open(disk.Path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer img.Close()
+	fsys, err := fatfs.New(io.NewSectionReader(img, part.Offset, part.Size), part.Size, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	f, err := fsys.Open("big.bin")
+	if err != nil {
+		b.Fatal(err)
+	}
+	pf, err := os.Open(plain)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pf.Close()
+	st, err := f.Stat()
+	if err != nil {
+		b.Fatal(err)
+	}
+	g := fsys.Geometry()
+	first := st.Sys().(*fatfs.EntryInfo).FirstCluster
+	base := part.Offset + g.DataOffset + int64(first-2)*int64(g.ClusterSize)
+	readers := []io.ReaderAt{f.(io.ReaderAt), pf, io.NewSectionReader(img, base, benchFileSize)}
+	const batch = 32
+	for _, bs := range []int{512, 1468, 65464} {
+		nblocks := benchFileSize / bs
+		for _, order := range []string{"seq", "random"} {
+			b.Run(fmt.Sprintf("%d/%s", bs, order), func(b *testing.B) {
+				r := rand.New(rand.NewPCG(3, 4))
+				p := make([]byte, bs)
+				var spent [3]time.Duration
+				next := 0
+				reads := 0
+				for b.Loop() {
+					offs := make([]int64, batch)
+					for i := range offs {
+						if order == "seq" {
+							offs[i] = int64((next+i)%nblocks) * int64(bs)
+						} else {
+							offs[i] = int64(r.IntN(nblocks)) * int64(bs)
+						}
+					}
+					next += batch
+					for j := range readers {
+						// Rotate which reader goes first: the first
+						// to touch a block warms caches for the image.
+						k := (j + reads/batch) % len(readers)
+						rd := readers[k]
+						t0 := time.Now()
+						for _, off := range offs {
+							if _, err := rd.ReadAt(p, off); err != nil {
+								b.Fatal(err)
+							}
+						}
+						spent[k] += time.Since(t0)
+					}
+					reads += batch
+				}
+				b.SetBytes(int64(bs) * batch * 3)
+				b.ReportMetric(float64(spent[0].Nanoseconds())/float64(reads), "fatfs-ns/read")
+				b.ReportMetric(float64(spent[1].Nanoseconds())/float64(reads), "plain-ns/read")
+				b.ReportMetric(float64(spent[2].Nanoseconds())/float64(reads), "image-ns/read")
+				b.ReportMetric(float64(spent[0])/float64(spent[1]), "fatfs/plain")
+				b.ReportMetric(float64(spent[0])/float64(spent[2]), "fatfs/image")
+			})
+		}
+	}
+}
+
+// BenchmarkReadMemory reads through fatfs over an in-memory image and from
+// the same bytes in memory: fatfs's own cost per read, without system calls.
+func BenchmarkReadMemory(b *testing.B) {
+	disk, part, _, data := benchFixture(b)
+	raw, err := os.ReadFile(disk.Path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	vol := bytes.NewReader(raw[part.Offset : part.Offset+part.Size])
+	fsys, err := fatfs.New(vol, part.Size, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	f, err := fsys.Open("big.bin")
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchReaders(b, []namedReaderAt{{"fatfs", f.(io.ReaderAt)}, {"plain", bytes.NewReader(data)}})
 }
