@@ -168,7 +168,7 @@ func compareTrees(t *testing.T, what string, got, want fixture.Tree, times bool)
 		if times && !w.Dir {
 			wt := w.ModTime
 			if wt.IsZero() {
-				wt = fixture.DefaultTime
+				wt = fixture.DefaultTime()
 			}
 			wt = wt.Truncate(2 * time.Second)
 			if !g.ModTime.Equal(wt) || g.ModTime.Location() != time.UTC {
