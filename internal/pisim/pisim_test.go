@@ -42,13 +42,29 @@ type recorder struct {
 
 func newRecorder(t *testing.T, h tftp.Handler) *recorder {
 	t.Helper()
+	return newRecorderOn(t, h, nil, nil)
+}
+
+// newRecorderOn serves pc in SinglePort mode (for a LossyConn to see every
+// packet), or a new socket when pc is nil; configure, when not nil, sets up
+// the server before it starts.
+func newRecorderOn(t *testing.T, h tftp.Handler, pc net.PacketConn, configure func(*tftp.Server)) *recorder {
+	t.Helper()
 	rec := &recorder{outcomes: map[tftp.Outcome]int{}, finished: make(chan struct{}, 10000)}
-	rec.srv = tftptest.NewUnstartedServer(tftp.HandlerFunc(func(r *tftp.Request) (io.ReaderAt, int64, error) {
+	rh := tftp.HandlerFunc(func(r *tftp.Request) (io.ReaderAt, int64, error) {
 		rec.mu.Lock()
 		rec.requests = append(rec.requests, r.Filename+" "+sortedOptions(r.Options))
 		rec.mu.Unlock()
 		return h.ServeTFTP(r)
-	}))
+	})
+	if pc == nil {
+		rec.srv = tftptest.NewUnstartedServer(rh)
+	} else {
+		rec.srv = tftptest.NewUnstartedServerConn(pc, &tftp.Server{Handler: rh, SinglePort: true})
+	}
+	if configure != nil {
+		configure(rec.srv.Server)
+	}
 	rec.srv.Server.OnTransfer = func(st *tftp.TransferStats) {
 		rec.mu.Lock()
 		rec.outcomes[st.Outcome]++
@@ -547,6 +563,33 @@ func TestBootStorm(t *testing.T) {
 	out := rec.wait(t, total)
 	if out[tftp.Aborted] != probes || out[tftp.Failed] != missing || out[tftp.Completed] != reads || out[tftp.TimedOut] != 0 {
 		t.Errorf("server outcomes %v, want %d aborted, %d failed (missing), %d completed", out, probes, missing, reads)
+	}
+}
+
+// TestLossyBoot boots a Pi 4 through a network that drops, duplicates and
+// reorders packets: retransmissions must get every file through intact.
+func TestLossyBoot(t *testing.T) {
+	for seed := int64(1); seed <= 2; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			files := Files(Pi4, 30000, 40000, seed)
+			fsys := fstest.MapFS{}
+			layout(fsys, "1234abcd", files)
+			pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			lossy := tftptest.NewLossyConn(pc, seed, tftptest.Loss{Drop: 0.03, Duplicate: 0.03, Reorder: 0.03})
+			rec := newRecorderOn(t, tftp.FileServer(fsys), lossy, func(s *tftp.Server) { s.Timeout = 200 * time.Millisecond })
+			b := &Board{Model: Pi4, Serial: "1234abcd", Server: rec.srv.Addr, Expect: NewManifest(files),
+				Retransmit: 100 * time.Millisecond, FileTimeout: 20 * time.Second}
+			res, err := b.Boot(context.Background())
+			if err != nil {
+				t.Fatalf("boot over a lossy network: %v", err)
+			}
+			if got, want := len(res.Requests), len(sequence("1234abcd", seqPi4...)); got != want {
+				t.Errorf("%d requests, want %d", got, want)
+			}
+		})
 	}
 }
 
