@@ -1,10 +1,12 @@
 package tftp_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -23,17 +25,38 @@ type probeRecorder struct {
 	opts  []tftp.Options
 	stats []*tftp.TransferStats
 	done  chan struct{} // one token per finished transfer
+	log   *lockedBuffer // the server's log at Info level and above
+}
+
+// lockedBuffer is a bytes.Buffer safe for the server's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func newProbeServer(t *testing.T, h tftp.Handler) (*tftptest.Server, *probeRecorder) {
 	t.Helper()
-	rec := &probeRecorder{done: make(chan struct{}, 64)}
+	rec := &probeRecorder{done: make(chan struct{}, 64), log: &lockedBuffer{}}
 	srv := tftptest.NewUnstartedServer(tftp.HandlerFunc(func(r *tftp.Request) (io.ReaderAt, int64, error) {
 		rec.mu.Lock()
 		rec.opts = append(rec.opts, append(tftp.Options(nil), r.Options...))
 		rec.mu.Unlock()
 		return h.ServeTFTP(r)
 	}))
+	// Only Info and above: a probe's abort must stay below.
+	srv.Server.Logger = slog.New(slog.NewTextHandler(rec.log, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	srv.Server.OnTransfer = func(st *tftp.TransferStats) {
 		rec.mu.Lock()
 		rec.stats = append(rec.stats, st)
@@ -127,6 +150,9 @@ func TestProbeSize(t *testing.T) {
 	if n := srv.Server.Stats().Failed; n != 0 {
 		t.Errorf("server counted %d failed transfers, want 0", n)
 	}
+	if l := rec.log.String(); l != "" {
+		t.Errorf("the server logged probes at Info level or above:\n%s", l)
+	}
 }
 
 func TestProbeMissing(t *testing.T) {
@@ -145,6 +171,9 @@ func TestProbeMissing(t *testing.T) {
 	}
 	if st := rec.wait(t, 1)[0]; st.Outcome != tftp.Failed {
 		t.Errorf("server saw outcome %v, want failed (refused)", st.Outcome)
+	}
+	if l := rec.log.String(); !strings.Contains(l, "start4.elf") {
+		t.Errorf("the server's Info log %q does not show the refused request (is the log captured?)", l)
 	}
 }
 

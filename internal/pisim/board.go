@@ -344,7 +344,7 @@ func (b *Board) Boot(ctx context.Context) (*Result, error) {
 
 	cur := prefix
 	for _, st := range b.plan() {
-		if r.res.Err != nil && !b.KeepGoing {
+		if r.res.Err != nil && (!b.KeepGoing || ctx.Err() != nil) {
 			break
 		}
 		p := join(cur, st.name)
@@ -353,7 +353,7 @@ func (b *Board) Boot(ctx context.Context) (*Result, error) {
 		}
 		switch {
 		case st.prefixCheck:
-			if !r.prefixCheck(prefix) {
+			if !r.prefixCheck(prefix) && prefix != "" {
 				cur = ""
 				r.res.FellBack = true
 			}
