@@ -48,8 +48,8 @@ type Board struct {
 
 	// Serial is the serial number, as 8 hex digits or as the 16 that
 	// /proc/cpuinfo shows (of which the leading "10000000" or "00000000"
-	// is dropped), in either case. Required unless Prefix is not
-	// PrefixSerial.
+	// is dropped), in either case. Required when Prefix is PrefixSerial,
+	// except for Pi3ROM, which uses no prefix.
 	Serial string
 
 	// Prefix selects the prefix form; PrefixString and MAC are its
