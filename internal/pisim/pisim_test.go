@@ -593,6 +593,28 @@ func TestLossyBoot(t *testing.T) {
 	}
 }
 
+// TestBootIPv6 boots a Pi 4 over IPv6 (USE_IPV6=1): same requests, same
+// options.
+func TestBootIPv6(t *testing.T) {
+	pc, err := net.ListenPacket("udp6", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	files := Files(Pi4, 10000, 10000, 4)
+	fsys := fstest.MapFS{}
+	layout(fsys, "1234abcd", files)
+	rec := newRecorderOn(t, tftp.FileServer(fsys), pc, func(s *tftp.Server) { s.SinglePort = false })
+	if !strings.HasPrefix(rec.srv.Addr, "[::1]:") {
+		t.Fatalf("server address %s, want [::1]:port", rec.srv.Addr)
+	}
+	b := &Board{Model: Pi4, Serial: "1234abcd", Server: rec.srv.Addr, Expect: NewManifest(files)}
+	res, err := b.Boot(context.Background())
+	if err != nil {
+		t.Fatalf("boot over IPv6: %v", err)
+	}
+	checkBoot(t, rec, b, res, sequence("1234abcd", seqPi4...))
+}
+
 func TestFiles(t *testing.T) {
 	a, b := Files(Pi4, 0, 0, 1), Files(Pi4, 0, 0, 1)
 	c := Files(Pi4, 0, 0, 2)
