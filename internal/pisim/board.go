@@ -234,9 +234,9 @@ type Result struct {
 	Requests []Request // in the order made; duplicates in Copy order
 	Start    time.Time
 	Duration time.Duration
-	// Totals over Requests: reads that completed (verified or not),
-	// probes, requests answered "missing" as expected, failed requests,
-	// and bytes received by reads.
+	// Totals over Requests: reads that got a whole file (right or
+	// wrong), probes not answered "missing", requests answered "missing"
+	// as expected, failed requests, and bytes received by all reads.
 	Reads, Probes, Missing, Failures int
 	Bytes                            int64
 	// Err is the first failure, a *Failure; nil when the boot went as the
@@ -378,14 +378,11 @@ type runner struct {
 	rom, second *tftp.Client
 	fileTimeout time.Duration
 	gap         time.Duration
-
-	mu  sync.Mutex // guards res during duplicate requests
-	res *Result
+	res         *Result // only written from Boot's goroutine
 }
 
 // record adds q to the result.
 func (r *runner) record(q Request) {
-	r.mu.Lock()
 	res := r.res
 	res.Requests = append(res.Requests, q)
 	switch {
@@ -406,7 +403,6 @@ func (r *runner) record(q Request) {
 			res.Err = q.Err
 		}
 	}
-	r.mu.Unlock()
 	if r.b.Trace != nil {
 		r.b.Trace(q)
 	}
