@@ -110,33 +110,40 @@ func (l *listener) read(b []byte) (n int, src netip.AddrPort, dst netip.Addr, if
 	return n, src, dst, ifIndex, nil
 }
 
+// oobFor returns the control message that makes a packet leave from the
+// local address src (nil when the socket takes none or src is unspecified).
+//
+// IPv4 destinations on an IPv6 socket need IP_PKTINFO: x/net's ipv6 package
+// does not marshal an IPv4-mapped source into IPV6_PKTINFO, and Linux takes
+// IP_PKTINFO on a dual-stack socket.
+func (l *listener) oobFor(src netip.Addr, ifIndex int) []byte {
+	if !src.IsValid() || src.IsUnspecified() || (l.p4 == nil && l.p6 == nil) {
+		return nil
+	}
+	if s := src.Unmap(); s.Is4() {
+		s4 := s.As4()
+		return (&ipv4.ControlMessage{Src: net.IP(s4[:])}).Marshal()
+	}
+	if l.p6 == nil {
+		return nil
+	}
+	s16 := src.As16()
+	cm := &ipv6.ControlMessage{Src: net.IP(s16[:])}
+	if src.IsLinkLocalUnicast() {
+		cm.IfIndex = ifIndex
+	}
+	return cm.Marshal()
+}
+
 // writeTo sends b to dst from the local address src (when the socket takes
 // control messages and src is a specific address).
 func (l *listener) writeTo(b []byte, dst netip.AddrPort, src netip.Addr, ifIndex int) error {
-	switch {
-	case l.p6 != nil:
-		to := &net.UDPAddr{IP: net.IP(dst.Addr().Unmap().AsSlice()), Port: int(dst.Port()), Zone: dst.Addr().Zone()}
-		var cm *ipv6.ControlMessage
-		if src.IsValid() && !src.IsUnspecified() {
-			s16 := src.Unmap().As16() // an IPv4 address becomes ::ffff:a.b.c.d
-			cm = &ipv6.ControlMessage{Src: net.IP(s16[:])}
-			if src.Is6() && !src.Is4In6() && src.IsLinkLocalUnicast() {
-				cm.IfIndex = ifIndex
-			}
-		}
-		_, err := l.p6.WriteTo(b, cm, to)
-		return err
-	case l.p4 != nil:
-		to := &net.UDPAddr{IP: net.IP(dst.Addr().Unmap().AsSlice()), Port: int(dst.Port())}
-		var cm *ipv4.ControlMessage
-		if src.IsValid() && !src.IsUnspecified() && src.Unmap().Is4() {
-			s4 := src.Unmap().As4()
-			cm = &ipv4.ControlMessage{Src: net.IP(s4[:])}
-		}
-		_, err := l.p4.WriteTo(b, cm, to)
-		return err
-	case l.udp != nil:
-		_, err := l.udp.WriteToUDPAddrPort(b, dst)
+	return l.writeOOB(b, dst, l.oobFor(src, ifIndex))
+}
+
+func (l *listener) writeOOB(b []byte, dst netip.AddrPort, oob []byte) error {
+	if l.udp != nil {
+		_, _, err := l.udp.WriteMsgUDPAddrPort(b, oob, dst)
 		return err
 	}
 	_, err := l.pc.WriteTo(b, net.UDPAddrFromAddrPort(dst))
@@ -273,6 +280,7 @@ type endpoint struct {
 	peer    netip.AddrPort
 	src     netip.Addr // local address the request came to
 	ifIndex int
+	oob     []byte // control message choosing the source address
 	in      chan []byte
 	timer   *time.Timer
 }
@@ -280,7 +288,7 @@ type endpoint struct {
 var packetPool = sync.Pool{New: func() any { b := make([]byte, 0, 65536); return &b }}
 
 func (l *listener) register(peer netip.AddrPort, src netip.Addr, ifIndex int, queue int) *endpoint {
-	e := &endpoint{l: l, peer: peer, src: src, ifIndex: ifIndex, in: make(chan []byte, queue)}
+	e := &endpoint{l: l, peer: peer, src: src, ifIndex: ifIndex, oob: l.oobFor(src, ifIndex), in: make(chan []byte, queue)}
 	l.mu.Lock()
 	l.peers[peer] = e
 	l.mu.Unlock()
@@ -330,7 +338,7 @@ func (e *endpoint) recv(ctx context.Context, b []byte, deadline time.Time) (int,
 	}
 }
 
-func (e *endpoint) send(b []byte) error { return e.l.writeTo(b, e.peer, e.src, e.ifIndex) }
+func (e *endpoint) send(b []byte) error { return e.l.writeOOB(b, e.peer, e.oob) }
 
 func (e *endpoint) local() netip.AddrPort { return netip.AddrPortFrom(e.src, e.l.local.Port()) }
 
