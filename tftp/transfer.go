@@ -40,6 +40,16 @@ func (r *rtoTimer) sample(d time.Duration) {
 	r.rto = min(max(r.srtt+max(4*r.rttvar, time.Millisecond), r.min), r.max)
 }
 
+// progress undoes the backoff of earlier timeouts once the peer acknowledged
+// new data, even through a retransmitted block (which gives no sample): the
+// path works again, so the timer returns to the estimate.
+func (r *rtoTimer) progress() {
+	if r.fixed || !r.sampled {
+		return
+	}
+	r.rto = min(max(r.srtt+max(4*r.rttvar, time.Millisecond), r.min), r.max)
+}
+
 func (r *rtoTimer) backoff() {
 	r.rto = min(2*r.rto, r.max)
 }
@@ -331,6 +341,8 @@ func (t *transfer) serveRead(src *blockSource, size int64) (Outcome, error) {
 				sl := &slots[seq%nslots]
 				if !sl.resent {
 					t.rto.sample(time.Since(sl.sentAt))
+				} else if timeouts > 0 {
+					t.rto.progress()
 				}
 				timeouts = 0
 				if seq == lastSeq {
