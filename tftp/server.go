@@ -411,7 +411,9 @@ func (s *Server) serveWrite(t *transfer) (Outcome, error) {
 
 // finish accounts for and reports a finished transfer.
 func (s *Server) finish(st *TransferStats, outcome Outcome, err error) {
-	st.Duration = time.Since(st.Start)
+	if st.Duration == 0 || outcome != Completed {
+		st.Duration = time.Since(st.Start)
+	}
 	st.Outcome = outcome
 	if outcome != Completed {
 		st.Err = err

@@ -399,8 +399,12 @@ func (t *transfer) receiveWrite(w io.Writer, flush func() error) (Outcome, error
 	if err := t.tr.send(ack); err != nil {
 		return t.fail(err)
 	}
+	// The time from an ACK to the next block is a round trip: it tunes
+	// the timer (and so the dally after the last block).
+	ackAt, ackResent := time.Now(), false
 	setAck := func(seq int64) error {
 		ack = AppendAck(ack[:0], t.wire(seq))
+		ackAt, ackResent = time.Now(), false
 		return t.tr.send(ack)
 	}
 	expected := int64(1)
@@ -416,6 +420,7 @@ func (t *transfer) receiveWrite(w io.Writer, flush func() error) (Outcome, error
 			if timeouts > t.s.retries() {
 				return t.fail(fmt.Errorf("no DATA block %d after %d timeouts: %w", expected, timeouts-1, errTimedOut))
 			}
+			ackResent = true
 			if err := t.tr.send(ack); err != nil {
 				return t.fail(err)
 			}
@@ -442,6 +447,10 @@ func (t *transfer) receiveWrite(w io.Writer, flush func() error) (Outcome, error
 				if t.rolled == RolloverOff && seq > 65535 {
 					return t.fail(&Error{Code: ErrIllegalOp, Message: "block number rollover is off"})
 				}
+				if inWindow == 0 && !ackResent {
+					t.rto.sample(time.Since(ackAt))
+					ackResent = true // one sample per ACK
+				}
 				if _, err := w.Write(data); err != nil {
 					return t.fail(err)
 				}
@@ -460,6 +469,7 @@ func (t *transfer) receiveWrite(w io.Writer, flush func() error) (Outcome, error
 					if err := setAck(seq); err != nil {
 						return t.fail(err)
 					}
+					t.stats.Duration = time.Since(t.stats.Start)
 					t.dally(seq, ack)
 					return Completed, nil
 				}

@@ -150,3 +150,66 @@ func TestNetASCIIWrite(t *testing.T) {
 		t.Errorf("stored %q, %v", got, err)
 	}
 }
+
+// memUpload collects an upload in memory.
+type memUpload struct {
+	buf       bytes.Buffer
+	committed chan []byte
+}
+
+func (m *memUpload) Write(p []byte) (int, error) { return m.buf.Write(p) }
+func (m *memUpload) Commit() error               { m.committed <- m.buf.Bytes(); return nil }
+func (m *memUpload) Abort() error                { close(m.committed); return nil }
+
+func TestWriteWindow(t *testing.T) {
+	up := &memUpload{committed: make(chan []byte, 1)}
+	sink := newStatsSink()
+	srv := &Server{
+		WriteHandler: WriteHandlerFunc(func(*Request) (Upload, error) { return up, nil }),
+		OnTransfer:   sink.on, Timeout: 5 * time.Second,
+	}
+	addr := net.UDPAddrFromAddrPort(startServer(t, srv, "udp4", "127.0.0.1:0"))
+	c := newRawClient(t, "udp4", "127.0.0.1:0")
+	c.send(addr, wrq("w", "octet", "blksize", "8", "windowsize", "4", "tsize", "76"))
+	p, tid := c.recv(5 * time.Second)
+	if o, ok := p.(*OACKPacket); !ok || len(o.Options) != 3 || o.Options[2].Value != "76" {
+		t.Fatalf("got %+v, want OACK echoing tsize 76", p)
+	}
+	data := pattern(76) // 9 full blocks of 8 + 4 bytes
+	block := func(n uint16) []byte {
+		off := int(n-1) * 8
+		return AppendData(nil, n, data[off:min(off+8, len(data))])
+	}
+	expectAck := func(n uint16) {
+		t.Helper()
+		p, _ := c.recv(5 * time.Second)
+		if a, ok := p.(*AckPacket); !ok || a.Block != n {
+			t.Fatalf("got %+v, want ACK %d", p, n)
+		}
+	}
+	for b := uint16(1); b <= 4; b++ {
+		c.send(tid, block(b))
+	}
+	expectAck(4) // one ACK per window
+	c.send(tid, block(5))
+	c.send(tid, block(7)) // block 6 lost: ACK the last in-order block
+	expectAck(5)
+	c.send(tid, block(8)) // still missing 6: no second gap ACK
+	for b := uint16(6); b <= 9; b++ {
+		c.send(tid, block(b))
+	}
+	expectAck(9)
+	c.send(tid, block(10))
+	expectAck(10)
+	select {
+	case got := <-up.committed:
+		if !bytes.Equal(got, data) {
+			t.Errorf("stored %q", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("not committed")
+	}
+	if st := sink.next(t); st.Outcome != Completed || st.Blocks != 10 || st.TransferSize != 76 {
+		t.Errorf("stats %+v", st)
+	}
+}
