@@ -2,9 +2,11 @@ package tftp
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"testing"
 )
 
@@ -43,6 +45,59 @@ func BenchmarkTransfer(b *testing.B) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// fastGet is an allocation-free lock-step reader (window 1, no options), so
+// that allocations measured by BenchmarkServerHotPath are the server's.
+func fastGet(conn *net.UDPConn, srv netip.AddrPort, req, buf, ack []byte) (int64, error) {
+	if _, err := conn.WriteToUDPAddrPort(req, srv); err != nil {
+		return 0, err
+	}
+	var total int64
+	for want := uint16(1); ; want++ {
+		n, from, err := conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			return total, err
+		}
+		blk, data, err := ParseData(buf[:n])
+		if err != nil || blk != want {
+			return total, errors.New("unexpected packet")
+		}
+		total += int64(len(data))
+		ack = AppendAck(ack[:0], blk)
+		if _, err := conn.WriteToUDPAddrPort(ack, from); err != nil {
+			return total, err
+		}
+		if len(data) < DefaultBlockSize {
+			return total, nil
+		}
+	}
+}
+
+// BenchmarkServerHotPath reports allocations per transfer of 1 MiB in
+// 512-byte blocks (2049 blocks): a constant handful means the per-block
+// path allocates nothing.
+func BenchmarkServerHotPath(b *testing.B) {
+	data := pattern(1 << 20)
+	srv := &Server{Handler: HandlerFunc(func(*Request) (io.ReaderAt, int64, error) {
+		return bytes.NewReader(data), int64(len(data)), nil
+	})}
+	ap := startServer(b, srv, "udp4", "127.0.0.1:0")
+	req := AppendRequest(nil, OpRRQ, "f", "octet", nil)
+	buf, ack := make([]byte, 1024), make([]byte, 0, 4)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, err := fastGet(conn, ap, req, buf, ack)
+		conn.Close()
+		if err != nil || n != int64(len(data)) {
+			b.Fatal(n, err)
 		}
 	}
 }
