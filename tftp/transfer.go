@@ -277,6 +277,9 @@ func (t *transfer) serveRead(src *blockSource, size int64) (Outcome, error) {
 			sl := &slots[seq%nslots]
 			if seq >= filled {
 				if t.rolled == RolloverOff && seq > 65535 {
+					if seq > base {
+						break // send and get ACKs for the blocks before it first
+					}
 					return t.fail(&Error{Code: ErrUndefined, Message: fmt.Sprintf(
 						"file needs more than 65535 blocks of %d bytes and block number rollover is off", B)})
 				}
