@@ -155,6 +155,7 @@ type blockSource struct {
 	ra      io.ReaderAt
 	seq     io.Reader // netascii: the translated stream
 	blksize int64
+	size    int64 // bytes to send, or -1 when unknown
 }
 
 // read fills p with block seq; fewer bytes than len(p) means the end.
@@ -167,6 +168,11 @@ func (b *blockSource) read(p []byte, seq int64) (int, error) {
 		return n, err
 	}
 	off := (seq - 1) * b.blksize
+	if b.size >= 0 && int64(len(p)) > b.size-off {
+		// Never send more than the size announced, even if the content
+		// has grown since.
+		p = p[:max(b.size-off, 0)]
+	}
 	n := 0
 	for n < len(p) {
 		m, err := b.ra.ReadAt(p[n:], off+int64(n))
