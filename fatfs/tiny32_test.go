@@ -202,4 +202,3 @@ func FuzzFAT32(f *testing.F) {
 		walkAll(t, fsys)
 	})
 }
-
