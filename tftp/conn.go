@@ -322,7 +322,7 @@ type endpoint struct {
 	peer    netip.AddrPort
 	src     netip.Addr // local address the request came to
 	ifIndex int
-	oob     []byte // control message choosing the source address
+	oob     []byte       // control message choosing the source address
 	in      chan *[]byte // pooled copies of the peer's packets
 	timer   *time.Timer
 }

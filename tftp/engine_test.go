@@ -304,6 +304,8 @@ func TestOACKContents(t *testing.T) {
 		{rrq("f", "netascii", "tsize", "0"), nil},
 		{rrq("f", "octet", "BlkSize", "1468", "WINDOWSIZE", "64", "tsize", "0"),
 			Options{{"BlkSize", "1024"}, {"WINDOWSIZE", "8"}, {"tsize", "3000"}}},
+		{rrq("f", "octet", "tsize", "enable", "blksize", "1024"), // atftp's documented form
+			Options{{"tsize", "3000"}, {"blksize", "1024"}}},
 		{rrq("f", "octet", "timeout", "2", "utimeout", "500000", "x", "y", "blksize", "512", "blksize", "600"),
 			Options{{"timeout", "2"}, {"utimeout", "500000"}, {"blksize", "512"}}},
 	}
