@@ -47,7 +47,8 @@ func TestBusy(t *testing.T) {
 func TestUnknownTID(t *testing.T) {
 	sink := newStatsSink()
 	data := pattern(3000)
-	srv := &Server{Handler: oneFile("f", data), OnTransfer: sink.on}
+	// A patient timer: a retransmit here would only mean a stalled machine.
+	srv := &Server{Handler: oneFile("f", data), OnTransfer: sink.on, MinTimeout: 10 * time.Second, Timeout: 10 * time.Second}
 	addr := net.UDPAddrFromAddrPort(startServer(t, srv, "udp4", "127.0.0.1:0"))
 	c := newRawClient(t, "udp4", "127.0.0.1:0")
 	c.send(addr, rrq("f", "octet"))

@@ -27,7 +27,8 @@ func TestReadOctet(t *testing.T) {
 		files[fmt.Sprintf("f%d", n)] = &fstest.MapFile{Data: pattern(n)}
 	}
 	sink := newStatsSink()
-	srv := &Server{Handler: FileServer(files), OnTransfer: sink.on}
+	// A patient timer: a retransmit here would only mean a stalled machine.
+	srv := &Server{Handler: FileServer(files), OnTransfer: sink.on, MinTimeout: 10 * time.Second, Timeout: 10 * time.Second}
 	addr := net.UDPAddrFromAddrPort(startServer(t, srv, "udp4", "127.0.0.1:0"))
 	for _, n := range sizes {
 		for _, opts := range []Options{nil, {{"tsize", "0"}, {"blksize", "1024"}}, {{"blksize", "8"}, {"windowsize", "4"}}} {
