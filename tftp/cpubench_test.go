@@ -28,7 +28,7 @@ import (
 //	go test -run '^$' -bench 'ServerCPUPerGB' -benchtime 3x ./tftp/
 //
 // Sub-benchmarks are named server=…/blksize=…/window=…/conc=…; the servers
-// are nobodd (in-process), hpa (Debian's in.tftpd, forked per request) and
+// are nobodd (in-process), nobodd-single (the same with SinglePort), hpa (Debian's in.tftpd, forked per request) and
 // dnsmasq (in a private network namespace, since it only listens on port 69).
 // NOBODD_BENCH_MB sets the bytes served per round (default 400 MB; a single
 // transfer gets at most 48 MB so block numbers never roll over).
@@ -368,14 +368,16 @@ func BenchmarkServerCPUPerGB(b *testing.B) {
 	for n, size := range sizes {
 		writePattern(b, filepath.Join(dir, fmt.Sprintf("f%d", n)), size)
 	}
-	for _, server := range []string{"nobodd", "hpa", "dnsmasq"} {
+	for _, server := range []string{"nobodd", "nobodd-single", "hpa", "dnsmasq"} {
 		for _, c := range cases {
 			name := fmt.Sprintf("server=%s/blksize=%d/window=%d/conc=%d", server, c.blksize, c.win, c.n)
 			b.Run(name, func(b *testing.B) {
 				ls := loadSpec{file: fmt.Sprintf("f%d", c.n), blksize: c.blksize, win: c.win, n: c.n, size: sizes[c.n]}
 				switch server {
 				case "nobodd":
-					benchNobodd(b, dir, ls)
+					benchNobodd(b, &Server{Handler: FileServer(os.DirFS(dir))}, ls)
+				case "nobodd-single":
+					benchNobodd(b, &Server{Handler: FileServer(os.DirFS(dir)), SinglePort: true}, ls)
 				case "hpa":
 					benchHPA(b, dir, ls)
 				case "dnsmasq":
@@ -393,8 +395,7 @@ func reportStorm(b *testing.B, cpu, wall time.Duration, ls loadSpec) {
 	b.ReportMetric(0, "ns/op")
 }
 
-func benchNobodd(b *testing.B, dir string, ls loadSpec) {
-	srv := &Server{Handler: FileServer(os.DirFS(dir))}
+func benchNobodd(b *testing.B, srv *Server, ls loadSpec) {
 	ls.addr = startServer(b, srv, "udp4", "127.0.0.1:0")
 	runtime.GC()
 	peakRSSReset()

@@ -303,6 +303,7 @@ func (s *Server) run(l *listener, ep *endpoint, rp *RequestPacket, src netip.Add
 	}
 	t.rbuf = make([]byte, 2048)
 	outcome, err = s.serve(t, rp)
+	t.flushCounters()
 }
 
 // serve validates a request, asks the handler and runs the transfer.

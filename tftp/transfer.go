@@ -66,6 +66,43 @@ type transfer struct {
 	sbuf   []byte // small packets: ACK, OACK, ERROR
 	stats  *TransferStats
 	rolled Rollover
+
+	// Blocks and payload bytes not yet added to the server's counters:
+	// 200 transfers adding to the same atomic counters for every block
+	// fight over one cache line, so each adds its share every
+	// counterBatch blocks and when it ends.
+	pendBlocks, pendBytes int64
+}
+
+// counterBatch is how many blocks a transfer counts before adding them to
+// the server's counters.
+const counterBatch = 64
+
+// count records a block of n payload bytes sent (read) or received (write)
+// for the first time.
+func (t *transfer) count(n int64) {
+	t.stats.Blocks++
+	t.stats.Bytes += n
+	t.pendBlocks++
+	t.pendBytes += n
+	if t.pendBlocks >= counterBatch {
+		t.flushCounters()
+	}
+}
+
+// flushCounters adds the pending blocks and bytes to the server's counters.
+func (t *transfer) flushCounters() {
+	if t.pendBlocks == 0 {
+		return
+	}
+	c := &t.s.counters
+	c.blocks.Add(t.pendBlocks)
+	if t.stats.Op == OpWRQ {
+		c.bytesReceived.Add(t.pendBytes)
+	} else {
+		c.bytesSent.Add(t.pendBytes)
+	}
+	t.pendBlocks, t.pendBytes = 0, 0
 }
 
 // wire returns the block number sent for sequence number seq (1-based,
@@ -304,10 +341,7 @@ func (t *transfer) serveRead(src *blockSource, size int64) (Outcome, error) {
 				batch = append(batch, sl.buf[:sl.n])
 				sl.sentAt, sl.resent = now, false
 				sent = seq
-				t.stats.Blocks++
-				t.stats.Bytes += int64(sl.n - 4)
-				c.blocks.Add(1)
-				c.bytesSent.Add(int64(sl.n - 4))
+				t.count(int64(sl.n - 4))
 				deadline = now.Add(t.rto.rto)
 			}
 		}
@@ -476,10 +510,7 @@ func (t *transfer) receiveWrite(w io.Writer, flush func() error) (Outcome, error
 				if _, err := w.Write(data); err != nil {
 					return t.fail(err)
 				}
-				t.stats.Blocks++
-				t.stats.Bytes += int64(len(data))
-				c.blocks.Add(1)
-				c.bytesReceived.Add(int64(len(data)))
+				t.count(int64(len(data)))
 				expected++
 				inWindow++
 				timeouts = 0
