@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/nobodd-go/nobodd-go/internal/testpeer"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
 )
 
 // The boot-storm benchmark measures the server's CPU time per gigabyte
@@ -156,12 +158,50 @@ func loadGet(ls loadSpec) error {
 		_, err := conn.WriteToUDPAddrPort(last, dst)
 		return err
 	}
-	for {
-		if err := conn.SetReadDeadline(time.Now().Add(ls.timeout)); err != nil {
-			return err
+	// A windowed read takes a window's packets in one recvmmsg(2), so that
+	// the client, not the server, is not what limits the rate.
+	var readBatch func([]ipv4.Message, int) (int, error)
+	var msgs []ipv4.Message
+	qi, qn := 0, 0
+	if ls.win > 1 {
+		if ls.addr.Addr().Is4() {
+			readBatch = ipv4.NewPacketConn(conn).ReadBatch
+		} else {
+			readBatch = ipv6.NewPacketConn(conn).ReadBatch
 		}
-		n, from, err := conn.ReadFromUDPAddrPort(buf)
+		msgs = make([]ipv4.Message, ls.win)
+		for i := range msgs {
+			msgs[i].Buffers = [][]byte{make([]byte, len(buf))}
+		}
+	}
+	next := func() ([]byte, netip.AddrPort, error) {
+		if readBatch == nil {
+			n, from, err := conn.ReadFromUDPAddrPort(buf)
+			return buf[:n], from, err
+		}
+		if qi == qn {
+			n, err := readBatch(msgs, 0)
+			if err != nil {
+				return nil, netip.AddrPort{}, err
+			}
+			qi, qn = 0, n
+		}
+		m := &msgs[qi]
+		qi++
+		return m.Buffers[0][:m.N], addrPortOf(m.Addr), nil
+	}
+	// The read deadline is moved only when half of it has passed.
+	var deadline time.Time
+	for {
+		if now := time.Now(); deadline.Sub(now) < ls.timeout/2 {
+			deadline = now.Add(ls.timeout)
+			if err := conn.SetReadDeadline(deadline); err != nil {
+				return err
+			}
+		}
+		pkt, from, err := next()
 		if errors.Is(err, os.ErrDeadlineExceeded) {
+			deadline = time.Time{}
 			timeouts++
 			if timeouts > ls.retries {
 				return fmt.Errorf("%v: no answer after %d bytes", ls, total)
@@ -181,13 +221,13 @@ func loadGet(ls loadSpec) error {
 			continue
 		}
 		timeouts = 0
-		op, _ := ParseOpcode(buf[:n])
+		op, _ := ParseOpcode(pkt)
 		switch op {
 		case OpOACK:
 			if total == 0 && want == 1 {
 				// Use what the server agreed to: a server without the
 				// windowsize option (tftpd-hpa) runs in lock-step.
-				pk, err := ParsePacket(buf[:n])
+				pk, err := ParsePacket(pkt)
 				if err != nil {
 					return err
 				}
@@ -205,7 +245,7 @@ func loadGet(ls loadSpec) error {
 				}
 			}
 		case OpDATA:
-			blk, data, err := ParseData(buf[:n])
+			blk, data, err := ParseData(pkt)
 			if err != nil {
 				return err
 			}
@@ -241,7 +281,7 @@ func loadGet(ls loadSpec) error {
 				return nil
 			}
 		case OpERROR:
-			e, _ := ParseError(buf[:n])
+			e, _ := ParseError(pkt)
 			return fmt.Errorf("%v: server sent %v", ls, e)
 		}
 	}
