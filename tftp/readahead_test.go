@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"testing"
 )
 
@@ -117,5 +118,47 @@ func TestBlockSourceReadError(t *testing.T) {
 		if seq > 200 {
 			t.Fatal("no error")
 		}
+	}
+}
+
+// BenchmarkBlockSource reads a 16 MiB page-cached file in 1468-byte blocks
+// as a lock-step transfer does, with one ReadAt per block (ahead=off) and
+// through the read-ahead (ahead=on).
+//
+//	go test -run '^$' -bench BlockSource ./tftp/
+func BenchmarkBlockSource(b *testing.B) {
+	path := b.TempDir() + "/f"
+	const size = 16 << 20
+	writePattern(b, path, size)
+	f, err := os.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	for _, on := range []bool{false, true} {
+		b.Run(fmt.Sprintf("ahead=%v", on), func(b *testing.B) {
+			p := make([]byte, 1468)
+			b.SetBytes(size)
+			for b.Loop() {
+				src := newBlockSource(f, 1468, size)
+				if !on {
+					src.ahead = nil
+				}
+				total := 0
+				for seq := int64(1); ; seq++ {
+					n, err := src.read(p, seq)
+					if err != nil {
+						b.Fatal(err)
+					}
+					total += n
+					if n < len(p) {
+						break
+					}
+				}
+				if total != size {
+					b.Fatalf("read %d bytes", total)
+				}
+			}
+		})
 	}
 }
