@@ -288,6 +288,18 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The boot partition is read through a second, read-only view for
+	// planning; the writable one stays free of open file systems until the
+	// image has been enlarged.
+	rim, err := imgfs.OpenImage(o.Image, false)
+	if err != nil {
+		return err
+	}
+	defer rim.Close()
+	rvol, err := rim.FS(boot.Number, true)
+	if err != nil {
+		return err
+	}
 	if o.RootPartition == 0 {
 		root, err := table.RootPartition()
 		if err != nil {
@@ -301,17 +313,6 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%s: partition %d cannot be both the boot and the root partition", o.Image, boot.Number)
 	}
 	detail("%s: boot partition %d, root partition %d", o.Image, boot.Number, o.RootPartition)
-
-	// Plan on a read-only view of the boot partition.
-	rim, err := imgfs.OpenImage(o.Image, false)
-	if err != nil {
-		return err
-	}
-	defer rim.Close()
-	rvol, err := rim.FS(boot.Number, true)
-	if err != nil {
-		return err
-	}
 	pl := newPlanner(rvol, rvol.String())
 	for _, r := range o.Remove {
 		if err := pl.remove(r); err != nil {
