@@ -199,20 +199,13 @@ func TestImageErrors(t *testing.T) {
 		{[]string{"rmdir", "disk.img:1/nope"}, 1, "rmdir: failed to remove 'disk.img:1/nope': No such file or directory\n"},
 		{[]string{"rmdir", "disk.img:1/ssh"}, 1, "rmdir: failed to remove 'disk.img:1/ssh': Not a directory\n"},
 		{[]string{"rmdir", "disk.img:9/x"}, 1, "rmdir: disk.img: partition 9 not found; image has 1, 2, 3\n"},
-		{[]string{"mkdir", "disk.img:1/overlays"}, 1, "mkdir: cannot create directory 'disk.img:1/overlays': File exists\n"},
-		{[]string{"mkdir", "disk.img:1/a/b"}, 1, "mkdir: cannot create directory 'disk.img:1/a/b': No such file or directory\n"},
 		{[]string{"mkdir", "disk.img:q/a"}, 1, "mkdir: invalid image path 'disk.img:q/a'"},
-		{[]string{"touch", "disk.img:1/a/b"}, 1, "touch: cannot touch 'disk.img:1/a/b': No such file or directory\n"},
 		{[]string{"mv", "disk.img:1/nope", "disk.img:1/x"}, 1, "mv: cannot stat 'disk.img:1/nope': No such file or directory\n"},
 		{[]string{"mv", "disk.img:1/overlays", "disk.img:1/overlays/x"}, 1, "mv: cannot move 'disk.img:1/overlays' to a subdirectory of itself, 'disk.img:1/overlays/x'\n"},
 		{[]string{"cp", "-r", "disk.img:1/overlays", "disk.img:1/overlays/x"}, 1, "cp: cannot copy a directory, 'disk.img:1/overlays', into itself, 'disk.img:1/overlays/x'\n"},
 		{[]string{"cp", "disk.img:1/config.txt", "disk.img:1/CONFIG.TXT"}, 1, "cp: 'disk.img:1/config.txt' and 'disk.img:1/CONFIG.TXT' are the same file\n"},
-		{[]string{"cp", "disk.img:1/config.txt", "disk.img:1/overlays"}, 1, ""},
 	}
 	for _, tt := range tests {
-		if tt.errs == "" {
-			continue // placeholder for cases that need the writer
-		}
 		code, _, errs := run(t, "", tt.args...)
 		if code != tt.code || !strings.HasPrefix(errs, tt.errs) {
 			t.Errorf("%q = %d %q, want %d %q", tt.args, code, errs, tt.code, tt.errs)
