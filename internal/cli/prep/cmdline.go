@@ -5,10 +5,6 @@ import (
 	"strings"
 )
 
-// replaced are the kernel parameters RewriteCmdline drops before adding
-// its own.
-var replaced = []string{"ip=", "nbdroot=", "root="}
-
 // RewriteCmdline returns the kernel command line old pointed at an NBD root:
 // "ip=dhcp nbdroot=HOST/NAME root=/dev/nbd0pN" followed by the parameters
 // of old's first line other than ip=, nbdroot= and root=, in their order,
@@ -32,6 +28,8 @@ func RewriteCmdline(old, host, name string, rootPart int) string {
 		fmt.Sprintf("nbdroot=%s/%s", host, name),
 		fmt.Sprintf("root=/dev/nbd0p%d", rootPart),
 	}
+	// The parameters dropped before adding ours.
+	replaced := []string{"ip=", "nbdroot=", "root="}
 outer:
 	for _, p := range strings.Fields(line) {
 		for _, r := range replaced {

@@ -7,16 +7,21 @@ import (
 	"strings"
 )
 
-// sizeUnits are the suffixes ParseSize accepts (upper-cased), all powers of
-// 1024 as nobodd-prep takes them: "16GB" is 16 GiB.
-var sizeUnits = []struct {
+// sizeUnit is a suffix ParseSize accepts (upper-cased) and its power of 2.
+type sizeUnit struct {
 	suffix string
 	shift  uint
-}{
-	{"KIB", 10}, {"MIB", 20}, {"GIB", 30}, {"TIB", 40},
-	{"KB", 10}, {"MB", 20}, {"GB", 30}, {"TB", 40},
-	{"K", 10}, {"M", 20}, {"G", 30}, {"T", 40},
-	{"B", 0},
+}
+
+// sizeUnits returns the suffixes, longest first; all are powers of 1024 as
+// nobodd-prep takes them: "16GB" is 16 GiB.
+func sizeUnits() []sizeUnit {
+	return []sizeUnit{
+		{"KIB", 10}, {"MIB", 20}, {"GIB", 30}, {"TIB", 40},
+		{"KB", 10}, {"MB", 20}, {"GB", 30}, {"TB", 40},
+		{"K", 10}, {"M", 20}, {"G", 30}, {"T", 40},
+		{"B", 0},
+	}
 }
 
 // ParseSize parses a size in bytes with an optional suffix: K, M, G or T,
@@ -26,7 +31,7 @@ var sizeUnits = []struct {
 func ParseSize(s string) (int64, error) {
 	t := strings.ToUpper(strings.TrimSpace(s))
 	shift := uint(0)
-	for _, u := range sizeUnits {
+	for _, u := range sizeUnits() {
 		if strings.HasSuffix(t, u.suffix) {
 			t = strings.TrimSpace(strings.TrimSuffix(t, u.suffix))
 			shift = u.shift

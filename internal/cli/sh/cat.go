@@ -9,12 +9,14 @@ import (
 	"github.com/nobodd-go/nobodd-go/internal/imgfs"
 )
 
-var catCmd = &cmd{
-	name:     "cat",
-	usage:    "cat [-o OUT] [FILE|-]...",
-	spec:     optSpec{shortArg: "o", long: map[string]string{"output": "=o"}},
-	badUsage: 1,
-	run:      runCat,
+func catCmd() *cmd {
+	return &cmd{
+		name:     "cat",
+		usage:    "cat [-o OUT] [FILE|-]...",
+		spec:     optSpec{shortArg: "o", long: map[string]string{"output": "=o"}},
+		badUsage: 1,
+		run:      runCat,
+	}
 }
 
 func runCat(s *session, p *parsed) int {

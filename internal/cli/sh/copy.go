@@ -12,20 +12,24 @@ import (
 	"github.com/nobodd-go/nobodd-go/internal/imgfs"
 )
 
-var cpCmd = &cmd{
-	name:     "cp",
-	usage:    "cp [-r] SOURCE... DEST",
-	spec:     optSpec{short: "rRf", long: map[string]string{"recursive": "r", "force": "f"}},
-	badUsage: 1,
-	run:      runCp,
+func cpCmd() *cmd {
+	return &cmd{
+		name:     "cp",
+		usage:    "cp [-r] SOURCE... DEST",
+		spec:     optSpec{short: "rRf", long: map[string]string{"recursive": "r", "force": "f"}},
+		badUsage: 1,
+		run:      runCp,
+	}
 }
 
-var mvCmd = &cmd{
-	name:     "mv",
-	usage:    "mv SOURCE... DEST",
-	spec:     optSpec{short: "f", long: map[string]string{"force": "f"}},
-	badUsage: 1,
-	run:      runMv,
+func mvCmd() *cmd {
+	return &cmd{
+		name:     "mv",
+		usage:    "mv SOURCE... DEST",
+		spec:     optSpec{short: "f", long: map[string]string{"force": "f"}},
+		badUsage: 1,
+		run:      runMv,
+	}
 }
 
 // step is one change of a copy: make a directory or copy a file.
@@ -373,15 +377,13 @@ func (s *session) moveOne(src imgfs.Path, dst loc) error {
 	}
 	if sl.key == dst.key {
 		if exists && dstSt.IsDir() && !sameName(sl, dst) {
+			// Rename replaces an empty directory only.
 			ents, err := dst.fsys.ReadDir(dst.name)
 			if err != nil {
 				return s.wrap("cannot access", dst.p, err)
 			}
 			if len(ents) > 0 {
 				return failure(fmt.Sprintf("cannot move '%s' to '%s': %s", src, dst, errText(syscall.ENOTEMPTY)))
-			}
-			if err := dst.fsys.Remove(dst.name); err != nil {
-				return s.wrap("cannot remove", dst.p, err)
 			}
 		}
 		if err := sl.fsys.Rename(sl.name, dst.name); err != nil {

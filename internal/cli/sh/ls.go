@@ -11,14 +11,16 @@ import (
 	"time"
 )
 
-var lsCmd = &cmd{
-	name:  "ls",
-	usage: "ls [-alrtSUX] [--sort=name|size|time|extension|none] [PATH]...",
-	spec: optSpec{short: "alrtSUX1", long: map[string]string{
-		"all": "a", "reverse": "r", "sort": "=sort",
-	}},
-	badUsage: 2,
-	run:      runLs,
+func lsCmd() *cmd {
+	return &cmd{
+		name:  "ls",
+		usage: "ls [-alrtSUX] [--sort=name|size|time|extension|none] [PATH]...",
+		spec: optSpec{short: "alrtSUX1", long: map[string]string{
+			"all": "a", "reverse": "r", "sort": "=sort",
+		}},
+		badUsage: 2,
+		run:      runLs,
+	}
 }
 
 type lsEntry struct {

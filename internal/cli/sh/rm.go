@@ -8,36 +8,44 @@ import (
 	"time"
 )
 
-var rmCmd = &cmd{
-	name:     "rm",
-	usage:    "rm [-rf] FILE...",
-	spec:     optSpec{short: "rRfd", long: map[string]string{"recursive": "r", "force": "f", "dir": "d"}},
-	badUsage: 1,
-	run:      runRm,
+func rmCmd() *cmd {
+	return &cmd{
+		name:     "rm",
+		usage:    "rm [-rf] FILE...",
+		spec:     optSpec{short: "rRfd", long: map[string]string{"recursive": "r", "force": "f", "dir": "d"}},
+		badUsage: 1,
+		run:      runRm,
+	}
 }
 
-var rmdirCmd = &cmd{
-	name:     "rmdir",
-	usage:    "rmdir DIRECTORY...",
-	spec:     optSpec{long: map[string]string{}},
-	badUsage: 1,
-	run:      runRmdir,
+func rmdirCmd() *cmd {
+	return &cmd{
+		name:     "rmdir",
+		usage:    "rmdir DIRECTORY...",
+		spec:     optSpec{long: map[string]string{}},
+		badUsage: 1,
+		run:      runRmdir,
+	}
 }
 
-var mkdirCmd = &cmd{
-	name:     "mkdir",
-	usage:    "mkdir [-p] DIRECTORY...",
-	spec:     optSpec{short: "p", long: map[string]string{"parents": "p"}},
-	badUsage: 1,
-	run:      runMkdir,
+func mkdirCmd() *cmd {
+	return &cmd{
+		name:     "mkdir",
+		usage:    "mkdir [-p] DIRECTORY...",
+		spec:     optSpec{short: "p", long: map[string]string{"parents": "p"}},
+		badUsage: 1,
+		run:      runMkdir,
+	}
 }
 
-var touchCmd = &cmd{
-	name:     "touch",
-	usage:    "touch [-c] FILE...",
-	spec:     optSpec{short: "c", long: map[string]string{"no-create": "c"}},
-	badUsage: 1,
-	run:      runTouch,
+func touchCmd() *cmd {
+	return &cmd{
+		name:     "touch",
+		usage:    "touch [-c] FILE...",
+		spec:     optSpec{short: "c", long: map[string]string{"no-create": "c"}},
+		badUsage: 1,
+		run:      runTouch,
+	}
 }
 
 func (s *session) missingOperand() int {

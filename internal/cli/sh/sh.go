@@ -48,14 +48,13 @@ type cmd struct {
 	badUsage int
 }
 
-var commands []*cmd
-
-func init() {
-	commands = []*cmd{lsCmd, catCmd, cpCmd, mvCmd, rmCmd, rmdirCmd, mkdirCmd, touchCmd}
+// commands returns every command, in the order help lists them.
+func commands() []*cmd {
+	return []*cmd{lsCmd(), catCmd(), cpCmd(), mvCmd(), rmCmd(), rmdirCmd(), mkdirCmd(), touchCmd()}
 }
 
 func lookup(name string) *cmd {
-	for _, c := range commands {
+	for _, c := range commands() {
 		if c.name == name {
 			return c
 		}
@@ -102,7 +101,7 @@ func help(w io.Writer, args []string) {
 	}
 	fmt.Fprintln(w, "usage: nobodd-go sh COMMAND [OPTION]... [ARG]...")
 	fmt.Fprintln(w, "\nCommands:")
-	for _, c := range commands {
+	for _, c := range commands() {
 		fmt.Fprintf(w, "  %s\n", c.usage)
 	}
 	fmt.Fprintln(w, "  help [COMMAND]")
