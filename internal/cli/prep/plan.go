@@ -82,6 +82,16 @@ func newPlanner(fsys imgfs.FS, where string) *planner {
 	return p
 }
 
+// pathErr words err about name in the partition: "image.img partition 1:
+// name: what", without repeating the name an *fs.PathError carries.
+func (p *planner) pathErr(name string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return fmt.Errorf("%s: %s: %w", p.where, name, err)
+}
+
 func (p *planner) units(n int64) int64 { return (n + p.unit - 1) / p.unit * p.unit }
 
 // gone reports whether name was removed by an earlier step.
@@ -118,7 +128,7 @@ func (p *planner) remove(arg string) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("%s: -R %s: %w", p.where, arg, err)
+		return p.pathErr(name, err)
 	}
 	if err := p.removeTree(name, st, arg); err != nil {
 		return err
@@ -173,7 +183,7 @@ func (p *planner) copyTree(src, name string, st fs.FileInfo, arg string, depth i
 	cur, err := p.stat(name)
 	exists := err == nil
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("%s: %s: %w", p.where, name, err)
+		return p.pathErr(name, err)
 	}
 	if st.IsDir() {
 		if exists && !cur.IsDir() {
@@ -273,7 +283,7 @@ func (p *planner) sameContent(src, name string, hostSize, size int64) (bool, err
 // cmdline plans the rewrite of the kernel command line file.
 func (p *planner) cmdline(name string, rewrite func(string) string) error {
 	if _, err := p.stat(name); err != nil {
-		return fmt.Errorf("%s: %s: %w", p.where, name, err)
+		return p.pathErr(name, err)
 	}
 	var old []byte
 	if i := slices.IndexFunc(p.ops, func(o op) bool { return o.kind == opCopy && strings.EqualFold(o.name, name) }); i >= 0 {
@@ -285,7 +295,7 @@ func (p *planner) cmdline(name string, rewrite func(string) string) error {
 	} else {
 		b, err := fs.ReadFile(p.fsys, name)
 		if err != nil {
-			return fmt.Errorf("%s: %s: %w", p.where, name, err)
+			return p.pathErr(name, err)
 		}
 		old = b
 	}
