@@ -172,4 +172,3 @@ func (im *Image) Close() error {
 	}
 	return errors.Join(errs...)
 }
-
