@@ -44,7 +44,8 @@ type failure string
 
 func (f failure) Error() string { return string(f) }
 
-// sameName compares names the way the file system does: FAT folds case.
+// sameName reports whether a and b name the same file: FAT folds case; on
+// the host, different paths may lead to the same file.
 func sameName(a, b loc) bool {
 	if a.key != b.key {
 		return false
@@ -52,7 +53,12 @@ func sameName(a, b loc) bool {
 	if a.p.InImage() {
 		return strings.EqualFold(a.name, b.name)
 	}
-	return a.name == b.name
+	if a.name == b.name {
+		return true
+	}
+	sa, errA := os.Stat(a.name)
+	sb, errB := os.Stat(b.name)
+	return errA == nil && errB == nil && os.SameFile(sa, sb)
 }
 
 // under reports whether b is a itself or inside it.

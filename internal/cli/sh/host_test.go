@@ -121,6 +121,9 @@ func TestHostCommands(t *testing.T) {
 	if code, _, errs = run(t, "", "cp", "a/one.txt", "a/sub/two.bin", "a/one.txt"); code != 1 || errs != "cp: target 'a/one.txt' is not a directory\n" {
 		t.Errorf("cp many to file = %d %q", code, errs)
 	}
+	if code, _, errs = run(t, "", "cp", "a/one.txt", "./a/../a/one.txt"); code != 1 || errs != "cp: 'a/one.txt' and './a/../a/one.txt' are the same file\n" {
+		t.Errorf("cp same file = %d %q", code, errs)
+	}
 	if code, _, errs = run(t, "", "cp", "nope", "x"); code != 1 || errs != "cp: cannot stat 'nope': No such file or directory\n" {
 		t.Errorf("cp nope = %d %q", code, errs)
 	}
