@@ -202,3 +202,44 @@ func TestHostCommands(t *testing.T) {
 		t.Errorf("help = %d %q", code, out)
 	}
 }
+
+func TestSplitWords(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{"ls -l  disk.img:1/", []string{"ls", "-l", "disk.img:1/"}},
+		{`cp 'a b' "c \"d\"" e\ f`, []string{"cp", "a b", `c "d"`, "e f"}},
+		{"  # comment", nil},
+		{"rm x # trailing", []string{"rm", "x"}},
+		{"a#b ''", []string{"a#b", ""}},
+	}
+	for _, tt := range tests {
+		got, err := splitWords(tt.in)
+		if err != nil || strings.Join(got, "|") != strings.Join(tt.want, "|") || len(got) != len(tt.want) {
+			t.Errorf("splitWords(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+	for _, bad := range []string{"'open", `"open`, `end\`} {
+		if _, err := splitWords(bad); err == nil {
+			t.Errorf("splitWords(%q) accepted it", bad)
+		}
+	}
+}
+
+func TestREPL(t *testing.T) {
+	t.Chdir(t.TempDir())
+	script := "mkdir d\\ir\n\n# nothing\ntouch 'dir/a file'\nls dir\nls nope\nls dir\n"
+	code, out, errs := run(t, script)
+	if code != 0 || out != "a file\na file\n" || errs != "ls: cannot access 'nope': No such file or directory\n" {
+		t.Errorf("repl = %d %q %q", code, out, errs)
+	}
+	code, _, _ = run(t, "ls nope\n")
+	if code != 2 {
+		t.Errorf("repl status = %d, want that of the last command (2)", code)
+	}
+	code, out, _ = run(t, "exit 3\nls\n")
+	if code != 3 || out != "" {
+		t.Errorf("exit 3 = %d %q", code, out)
+	}
+}

@@ -4,7 +4,10 @@
 //
 // Limits, first:
 //
-//   - One command per invocation; there is no interactive prompt.
+//   - One command per invocation. Without a command, commands are read
+//     from standard input one per line (with a prompt on a terminal),
+//     split into words with shell quoting but no expansion, and each run
+//     as its own invocation; they cannot read standard input themselves.
 //   - Options are a subset of GNU coreutils' (see "nobodd-go sh help"),
 //     parsed like getopt_long: clustered short options, options after
 //     operands, "--". Messages and exit statuses follow coreutils.
@@ -66,8 +69,7 @@ func lookup(name string) *cmd {
 // "sh") and returns the exit status.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "nobodd-go sh: missing command; try 'nobodd-go sh help'")
-		return 2
+		return repl(session{ctx: ctx, stdout: stdout, stderr: stderr}, stdin)
 	}
 	if args[0] == "help" || args[0] == "--help" || args[0] == "-h" {
 		help(stdout, args[1:])
@@ -105,6 +107,7 @@ func help(w io.Writer, args []string) {
 		fmt.Fprintf(w, "  %s\n", c.usage)
 	}
 	fmt.Fprintln(w, "  help [COMMAND]")
+	fmt.Fprintln(w, "Without a COMMAND, commands are read from standard input, one per line; exit [N] ends.")
 	fmt.Fprintln(w, `
 Paths: IMAGE:N/PATH is PATH in partition N of the image file IMAGE;
 IMAGE:/PATH is PATH in its first FAT partition; anything else is on the host.`)
