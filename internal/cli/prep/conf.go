@@ -58,6 +58,9 @@ func checkNBDName(what, s string) error {
 	if s == "" {
 		return fmt.Errorf("%s is empty", what)
 	}
+	if what == "--nbd-name" && strings.EqualFold(s, "generic") {
+		return fmt.Errorf("%s %q: nbd-server reserves the section name [generic]", what, s)
+	}
 	if strings.ContainsAny(s, " \t\r\n/[]#;=\"") {
 		return fmt.Errorf("%s %q: must not contain white space or any of / [ ] # ; = \"", what, s)
 	}

@@ -96,7 +96,7 @@ func TestNBDConf(t *testing.T) {
 	if got, want := NBDConf("pi", "/srv/pi.img"), "[pi]\nexportname = /srv/pi.img\n"; got != want {
 		t.Errorf("NBDConf = %q, want %q", got, want)
 	}
-	for _, bad := range []string{"", "a b", "a/b", "[x]", "a\nb"} {
+	for _, bad := range []string{"", "a b", "a/b", "[x]", "a\nb", "generic"} {
 		if checkNBDName("--nbd-name", bad) == nil {
 			t.Errorf("checkNBDName(%q) accepted it", bad)
 		}
