@@ -1,0 +1,287 @@
+package tftp
+
+import (
+	"bytes"
+	"log/slog"
+	"net"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"testing/fstest"
+	"time"
+)
+
+func oneFile(name string, data []byte) Handler {
+	return FileServer(fstest.MapFS{name: &fstest.MapFile{Data: data}})
+}
+
+func expectData(t *testing.T, c *rawClient, block uint16) (*DataPacket, *net.UDPAddr) {
+	t.Helper()
+	p, from := c.recv(5 * time.Second)
+	d, ok := p.(*DataPacket)
+	if !ok || d.Block != block {
+		t.Fatalf("got %v %+v, want DATA %d", p.Opcode(), p, block)
+	}
+	return d, from
+}
+
+func TestBusy(t *testing.T) {
+	srv := &Server{Handler: oneFile("f", pattern(4096)), MaxTransfers: 1, Timeout: 5 * time.Second}
+	addr := net.UDPAddrFromAddrPort(startServer(t, srv, "udp4", "127.0.0.1:0"))
+	c1 := newRawClient(t, "udp4", "127.0.0.1:0")
+	c1.send(addr, rrq("f", "octet"))
+	_, tid := expectData(t, c1, 1) // transfer 1 is running, unacknowledged
+	c2 := newRawClient(t, "udp4", "127.0.0.1:0")
+	c2.send(addr, rrq("f", "octet"))
+	e, from := c2.expectError(5*time.Second, ErrUndefined)
+	if e.Message != "server busy" || from.Port != addr.Port {
+		t.Errorf("busy reply %q from %v", e.Message, from)
+	}
+	if got := srv.Stats().Busy; got != 1 {
+		t.Errorf("Busy = %d", got)
+	}
+	c1.send(tid, AppendError(nil, ErrUndefined, "bye"))
+}
+
+func TestUnknownTID(t *testing.T) {
+	sink := newStatsSink()
+	data := pattern(3000)
+	srv := &Server{Handler: oneFile("f", data), OnTransfer: sink.on}
+	addr := net.UDPAddrFromAddrPort(startServer(t, srv, "udp4", "127.0.0.1:0"))
+	c := newRawClient(t, "udp4", "127.0.0.1:0")
+	c.send(addr, rrq("f", "octet"))
+	d, tid := expectData(t, c, 1)
+	got := append([]byte(nil), d.Data...)
+	// A stranger pokes the transfer socket.
+	s := newRawClient(t, "udp4", "127.0.0.1:0")
+	s.send(tid, AppendAck(nil, 1))
+	e, from := s.expectError(5*time.Second, ErrUnknownTID)
+	if from.String() != tid.String() || e.Message != "unknown transfer ID" {
+		t.Errorf("ERROR 5 %q from %v, want from %v", e.Message, from, tid)
+	}
+	// The transfer goes on undisturbed.
+	for blk := uint16(1); ; blk++ {
+		c.send(tid, AppendAck(nil, blk))
+		if len(d.Data) < 512 {
+			break
+		}
+		d, _ = expectData(t, c, blk+1)
+		got = append(got, d.Data...)
+	}
+	if !bytes.Equal(got, data) {
+		t.Error("data differs")
+	}
+	if st := sink.next(t); st.Outcome != Completed || st.Retransmits != 0 {
+		t.Errorf("stats %+v", st)
+	}
+	if srv.Stats().BadPackets != 1 {
+		t.Errorf("BadPackets = %d", srv.Stats().BadPackets)
+	}
+}
+
+// TestDuplicateAckNoResend is the Sorcerer's Apprentice check: duplicate
+// ACKs must never make the server send a DATA block again.
+func TestDuplicateAckNoResend(t *testing.T) {
+	sink := newStatsSink()
+	data := pattern(512*6 + 100)
+	srv := &Server{Handler: oneFile("f", data), OnTransfer: sink.on, Timeout: 3 * time.Second, MinTimeout: 3 * time.Second}
+	addr := net.UDPAddrFromAddrPort(startServer(t, srv, "udp4", "127.0.0.1:0"))
+	c := newRawClient(t, "udp4", "127.0.0.1:0")
+	c.send(addr, rrq("f", "octet", "blksize", "512"))
+	p, tid := c.recv(5 * time.Second)
+	if _, ok := p.(*OACKPacket); !ok {
+		t.Fatalf("got %v, want OACK", p.Opcode())
+	}
+	c.send(tid, AppendAck(nil, 0))
+	c.send(tid, AppendAck(nil, 0))
+	count := map[uint16]int{}
+	var got []byte
+	for i := 0; i < 50; i++ {
+		p, _, err := c.tryRecv(500 * time.Millisecond)
+		if err != nil {
+			break // quiet: nothing more is coming before the 3s timer
+		}
+		d, ok := p.(*DataPacket)
+		if !ok {
+			t.Fatalf("got %v", p.Opcode())
+		}
+		count[d.Block]++
+		if count[d.Block] == 1 {
+			got = append(got, d.Data...)
+		}
+		// Acknowledge three times, plus a stale ACK for the block before.
+		for j := 0; j < 3; j++ {
+			c.send(tid, AppendAck(nil, d.Block))
+		}
+		c.send(tid, AppendAck(nil, d.Block-1))
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatalf("got %d bytes, want %d", len(got), len(data))
+	}
+	for blk, n := range count {
+		if n != 1 {
+			t.Errorf("DATA %d sent %d times", blk, n)
+		}
+	}
+	if st := sink.next(t); st.Outcome != Completed || st.Retransmits != 0 || st.Timeouts != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestWindowRewind(t *testing.T) {
+	sink := newStatsSink()
+	data := pattern(100) // blocks of 8: 12 full + 1 of 4
+	srv := &Server{Handler: oneFile("f", data), OnTransfer: sink.on, Timeout: 5 * time.Second, MinTimeout: 5 * time.Second}
+	addr := net.UDPAddrFromAddrPort(startServer(t, srv, "udp4", "127.0.0.1:0"))
+	c := newRawClient(t, "udp4", "127.0.0.1:0")
+	c.send(addr, rrq("f", "octet", "blksize", "8", "windowsize", "4"))
+	p, tid := c.recv(5 * time.Second)
+	if o, ok := p.(*OACKPacket); !ok || !reflect.DeepEqual(o.Options, Options{{"blksize", "8"}, {"windowsize", "4"}}) {
+		t.Fatalf("got %+v, want OACK", p)
+	}
+	c.send(tid, AppendAck(nil, 0))
+	for b := uint16(1); b <= 4; b++ {
+		expectData(t, c, b)
+	}
+	// Pretend block 3 was lost: ACK 2 rewinds the window to 3..6.
+	c.send(tid, AppendAck(nil, 2))
+	for b := uint16(3); b <= 6; b++ {
+		expectData(t, c, b)
+	}
+	// A stale ACK (older than the window) changes nothing.
+	c.send(tid, AppendAck(nil, 1))
+	c.send(tid, AppendAck(nil, 6))
+	for b := uint16(7); b <= 10; b++ {
+		expectData(t, c, b)
+	}
+	c.send(tid, AppendAck(nil, 10))
+	for b := uint16(11); b <= 13; b++ {
+		d, _ := expectData(t, c, b)
+		if b == 13 && !bytes.Equal(d.Data, data[96:]) {
+			t.Errorf("last block %q", d.Data)
+		}
+	}
+	c.send(tid, AppendAck(nil, 13))
+	st := sink.next(t)
+	if st.Outcome != Completed || st.Rewinds != 1 || st.Retransmits != 2 || st.Timeouts != 0 || st.Blocks != 13 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestAbortAfterOACKIsQuiet(t *testing.T) {
+	sink := newStatsSink()
+	var logs lockedBuffer
+	srv := &Server{
+		Handler:    oneFile("start4.elf", pattern(2000)),
+		OnTransfer: sink.on,
+		Logger:     slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
+	}
+	addr := net.UDPAddrFromAddrPort(startServer(t, srv, "udp4", "127.0.0.1:0"))
+	c := newRawClient(t, "udp4", "127.0.0.1:0")
+	c.send(addr, rrq("start4.elf", "octet", "tsize", "0", "blksize", "1024"))
+	p, tid := c.recv(5 * time.Second)
+	o, ok := p.(*OACKPacket)
+	if !ok || !reflect.DeepEqual(o.Options, Options{{"tsize", "2000"}, {"blksize", "1024"}}) {
+		t.Fatalf("got %+v", p)
+	}
+	c.send(tid, AppendError(nil, ErrUndefined, "Early terminate"))
+	st := sink.next(t)
+	if st.Outcome != Aborted || st.Err == nil || !strings.Contains(st.Err.Error(), "Early terminate") {
+		t.Errorf("stats %+v", st)
+	}
+	if _, _, err := c.tryRecv(200 * time.Millisecond); err == nil {
+		t.Error("server answered the client's ERROR")
+	}
+	if got := srv.Stats(); got.Aborted != 1 || got.Failed != 0 {
+		t.Errorf("counters %+v", got)
+	}
+	if logs.Len() != 0 {
+		t.Errorf("abort logged at Info: %s", logs.String())
+	}
+	// The identical request that follows is served in full.
+	c2 := newRawClient(t, "udp4", "127.0.0.1:0")
+	res, err := clientGet(c2.conn, addr, "start4.elf", getOpts{opts: Options{{"tsize", "0"}, {"blksize", "1024"}}})
+	if err != nil || !bytes.Equal(res.data, pattern(2000)) {
+		t.Fatalf("second request: %v", err)
+	}
+	if st := sink.next(t); st.Outcome != Completed {
+		t.Errorf("second request: %+v", st)
+	}
+	if !strings.Contains(logs.String(), "outcome=completed") {
+		t.Errorf("no Info line for the completed transfer: %s", logs.String())
+	}
+}
+
+func TestDuplicateRRQ(t *testing.T) {
+	sink := newStatsSink()
+	srv := &Server{Handler: oneFile("f", pattern(1000)), OnTransfer: sink.on, Timeout: 5 * time.Second}
+	addr := net.UDPAddrFromAddrPort(startServer(t, srv, "udp4", "127.0.0.1:0"))
+	c := newRawClient(t, "udp4", "127.0.0.1:0")
+	c.send(addr, rrq("f", "octet"))
+	_, tid := expectData(t, c, 1)
+	c.send(addr, rrq("f", "octet")) // retransmitted request
+	c.send(addr, rrq("f", "octet"))
+	// A second transfer would send its own DATA 1; only ours may arrive.
+	c.send(tid, AppendAck(nil, 1))
+	d, from := expectData(t, c, 2)
+	if from.String() != tid.String() || len(d.Data) != 488 {
+		t.Fatalf("DATA 2 from %v (%d bytes)", from, len(d.Data))
+	}
+	c.send(tid, AppendAck(nil, 2))
+	if st := sink.next(t); st.Outcome != Completed {
+		t.Errorf("stats %+v", st)
+	}
+	if p, _, err := c.tryRecv(200 * time.Millisecond); err == nil {
+		t.Errorf("unexpected %v packet: a second transfer started", p.Opcode())
+	}
+	if got := srv.Stats(); got.Duplicates != 2 || got.Requests != 1 {
+		t.Errorf("counters %+v", got)
+	}
+}
+
+func TestNetASCIIRead(t *testing.T) {
+	sink := newStatsSink()
+	text := []byte(strings.Repeat("line\n", 200) + "cr\rend")
+	srv := &Server{Handler: oneFile("t.txt", text), OnTransfer: sink.on}
+	addr := net.UDPAddrFromAddrPort(startServer(t, srv, "udp4", "127.0.0.1:0"))
+	c := newRawClient(t, "udp4", "127.0.0.1:0")
+	res, err := clientGet(c.conn, addr, "t.txt", getOpts{mode: "NETASCII", opts: Options{{"tsize", "0"}, {"blksize", "100"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []byte(strings.Repeat("line\r\n", 200) + "cr\r\x00end")
+	if !bytes.Equal(res.data, want) {
+		t.Errorf("netascii data differs: %q...", res.data[:20])
+	}
+	if !reflect.DeepEqual(res.oack, Options{{"blksize", "100"}}) {
+		t.Errorf("OACK %v: tsize must not be offered for netascii", res.oack)
+	}
+	if st := sink.next(t); st.Mode != ModeNetASCII || st.TransferSize != -1 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent use.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func (l *lockedBuffer) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Len()
+}

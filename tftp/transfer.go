@@ -1,0 +1,535 @@
+package tftp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// rtoTimer is the adaptive retransmission timer (RFC 6298 with Karn's rule:
+// only ACKs of blocks sent once give samples).
+type rtoTimer struct {
+	rto, min, max  time.Duration
+	srtt, rttvar   time.Duration
+	fixed, sampled bool
+}
+
+func newRTO(min, max, fixed time.Duration) rtoTimer {
+	if fixed > 0 {
+		return rtoTimer{rto: fixed, min: fixed, max: fixed, fixed: true}
+	}
+	return rtoTimer{rto: max, min: min, max: max}
+}
+
+func (r *rtoTimer) sample(d time.Duration) {
+	if r.fixed {
+		return
+	}
+	if !r.sampled {
+		r.srtt, r.rttvar, r.sampled = d, d/2, true
+	} else {
+		delta := r.srtt - d
+		if delta < 0 {
+			delta = -delta
+		}
+		r.rttvar = (3*r.rttvar + delta) / 4
+		r.srtt = (7*r.srtt + d) / 8
+	}
+	r.rto = min(max(r.srtt+max(4*r.rttvar, time.Millisecond), r.min), r.max)
+}
+
+// progress undoes the backoff of earlier timeouts once the peer acknowledged
+// new data, even through a retransmitted block (which gives no sample): the
+// path works again, so the timer returns to the estimate.
+func (r *rtoTimer) progress() {
+	if r.fixed || !r.sampled {
+		return
+	}
+	r.rto = min(max(r.srtt+max(4*r.rttvar, time.Millisecond), r.min), r.max)
+}
+
+func (r *rtoTimer) backoff() {
+	r.rto = min(2*r.rto, r.max)
+}
+
+// transfer is one transfer's state, owned by its goroutine.
+type transfer struct {
+	s      *Server
+	ctx    context.Context
+	tr     transport
+	req    *Request
+	neg    negotiation
+	rto    rtoTimer
+	rbuf   []byte // receive buffer
+	sbuf   []byte // small packets: ACK, OACK, ERROR
+	stats  *TransferStats
+	rolled Rollover
+}
+
+// wire returns the block number sent for sequence number seq (1-based,
+// never wrapping).
+func (t *transfer) wire(seq int64) uint16 {
+	if t.rolled == RolloverOne && seq > 0 {
+		return uint16((seq-1)%65535 + 1)
+	}
+	return uint16(seq)
+}
+
+// seqAtOrBefore returns the largest sequence number <= ref whose block number
+// is w.
+func (t *transfer) seqAtOrBefore(w uint16, ref int64) int64 {
+	if t.rolled == RolloverOne {
+		if w == 0 {
+			return 0
+		}
+		d := ((int64(t.wire(ref))-int64(w))%65535 + 65535) % 65535
+		return ref - d
+	}
+	return ref - int64(t.wire(ref)-w)
+}
+
+// seqNear returns the sequence number for block number w nearest to ref
+// (within half the block-number space either way).
+func (t *transfer) seqNear(w uint16, ref int64) int64 {
+	p := int64(65536)
+	if t.rolled == RolloverOne {
+		p = 65535
+	}
+	s := t.seqAtOrBefore(w, ref+p/2-1)
+	return s
+}
+
+func (t *transfer) sendError(code ErrorCode, msg string) {
+	t.sbuf = AppendError(t.sbuf[:0], code, msg)
+	_ = t.tr.send(t.sbuf)
+}
+
+var (
+	errTimedOut = errors.New("timeout")
+)
+
+// clientError wraps an ERROR packet received from the client.
+type clientError struct{ e *Error }
+
+func (c *clientError) Error() string { return "client sent " + c.e.Error() }
+func (c *clientError) Unwrap() error { return c.e }
+
+// await receives the next packet for the transfer. It returns the packet,
+// or errTimedOut when deadline passes, or another error that ends the
+// transfer (cancellation).
+func (t *transfer) await(deadline time.Time) ([]byte, error) {
+	n, err := t.tr.recv(t.ctx, t.rbuf, deadline)
+	if err != nil {
+		if errors.Is(err, errTimeout) {
+			return nil, errTimedOut
+		}
+		return nil, err
+	}
+	return t.rbuf[:n], nil
+}
+
+// fail ends a transfer on the server's side: it tells the client (unless the
+// client itself ended it) and returns the outcome.
+func (t *transfer) fail(err error) (Outcome, error) {
+	var ce *clientError
+	switch {
+	case errors.As(err, &ce):
+		return Aborted, err
+	case errors.Is(err, errTimedOut):
+		t.sendError(ErrUndefined, "timeout")
+		return TimedOut, err
+	case t.ctx.Err() != nil:
+		t.sendError(ErrUndefined, "server shutting down")
+		return Failed, err
+	}
+	te := t.s.toError(err, t.req)
+	t.sendError(te.Code, te.Message)
+	return Failed, err
+}
+
+// blockSource reads the blocks of a read transfer, each exactly once and in
+// order.
+type blockSource struct {
+	ra      io.ReaderAt
+	seq     io.Reader // netascii: the translated stream
+	blksize int64
+}
+
+// read fills p with block seq; fewer bytes than len(p) means the end.
+func (b *blockSource) read(p []byte, seq int64) (int, error) {
+	if b.seq != nil {
+		n, err := io.ReadFull(b.seq, p)
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			err = nil
+		}
+		return n, err
+	}
+	off := (seq - 1) * b.blksize
+	n := 0
+	for n < len(p) {
+		m, err := b.ra.ReadAt(p[n:], off+int64(n))
+		n += m
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+		if m == 0 {
+			return n, io.ErrNoProgress
+		}
+	}
+	return n, nil
+}
+
+type slot struct {
+	buf    []byte
+	n      int // packet length
+	sentAt time.Time
+	resent bool
+}
+
+// handshakeRead sends the OACK of a read transfer and waits for ACK 0.
+func (t *transfer) handshakeRead() error {
+	oack := AppendOACK(nil, t.neg.reply)
+	sentAt, resent := time.Now(), false
+	deadline := sentAt.Add(t.rto.rto)
+	if err := t.tr.send(oack); err != nil {
+		return err
+	}
+	timeouts := 0
+	for {
+		p, err := t.await(deadline)
+		if errors.Is(err, errTimedOut) {
+			timeouts++
+			t.stats.Timeouts++
+			if timeouts > t.s.retries() {
+				return err
+			}
+			t.rto.backoff()
+			resent = true
+			if err := t.tr.send(oack); err != nil {
+				return err
+			}
+			deadline = time.Now().Add(t.rto.rto)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		op, _ := ParseOpcode(p)
+		switch op {
+		case OpACK:
+			if blk, err := ParseAck(p); err == nil && blk == 0 {
+				if !resent {
+					t.rto.sample(time.Since(sentAt))
+				}
+				return nil
+			}
+		case OpERROR:
+			e, err := ParseError(p)
+			if err != nil {
+				e = &Error{Code: ErrUndefined, Message: "malformed ERROR packet"}
+			}
+			return &clientError{e}
+		default:
+			t.s.counters.badPackets.Add(1)
+		}
+	}
+}
+
+// serveRead runs the sending side of an RRQ.
+func (t *transfer) serveRead(src *blockSource, size int64) (Outcome, error) {
+	B := int64(t.neg.blockSize)
+	W := int64(t.neg.windowSize)
+	lastSeq := int64(-1)
+	if size >= 0 {
+		lastSeq = size/B + 1
+	}
+	if len(t.neg.reply) > 0 {
+		if err := t.handshakeRead(); err != nil {
+			return t.fail(err)
+		}
+	}
+	nslots := W
+	if lastSeq >= 0 && lastSeq < nslots {
+		nslots = lastSeq
+	}
+	slots := make([]slot, nslots)
+	for i := range slots {
+		slots[i].buf = make([]byte, 4+B)
+	}
+	c := &t.s.counters
+	base, filled, sent := int64(1), int64(1), int64(0)
+	timeouts := 0
+	var deadline time.Time
+	for {
+		// Send what the window allows.
+		end := base + W - 1
+		if lastSeq >= 0 && end > lastSeq {
+			end = lastSeq
+		}
+		now := time.Now()
+		for seq := base; seq <= end; seq++ {
+			sl := &slots[seq%nslots]
+			if seq >= filled {
+				if t.rolled == RolloverOff && seq > 65535 {
+					return t.fail(&Error{Code: ErrUndefined, Message: fmt.Sprintf(
+						"file needs more than 65535 blocks of %d bytes and block number rollover is off", B)})
+				}
+				n, err := src.read(sl.buf[4:], seq)
+				if err != nil {
+					return t.fail(fmt.Errorf("reading block %d of %q: %w", seq, t.req.Filename, err))
+				}
+				PutDataHeader(sl.buf, t.wire(seq))
+				sl.n = 4 + n
+				filled = seq + 1
+				if int64(n) < B {
+					lastSeq, end = seq, seq
+				}
+			}
+			if seq > sent {
+				if err := t.tr.send(sl.buf[:sl.n]); err != nil {
+					return t.fail(err)
+				}
+				sl.sentAt, sl.resent = now, false
+				sent = seq
+				t.stats.Blocks++
+				t.stats.Bytes += int64(sl.n - 4)
+				c.blocks.Add(1)
+				c.bytesSent.Add(int64(sl.n - 4))
+				deadline = now.Add(t.rto.rto)
+			}
+		}
+		// Wait for an ACK that moves the window.
+	wait:
+		for {
+			p, err := t.await(deadline)
+			if errors.Is(err, errTimedOut) {
+				timeouts++
+				t.stats.Timeouts++
+				if timeouts > t.s.retries() {
+					return t.fail(fmt.Errorf("no ACK for block %d after %d timeouts: %w", base, timeouts-1, errTimedOut))
+				}
+				t.rto.backoff()
+				now := time.Now()
+				for seq := base; seq <= sent; seq++ {
+					if err := t.resend(&slots[seq%nslots], now); err != nil {
+						return t.fail(err)
+					}
+				}
+				deadline = now.Add(t.rto.rto)
+				continue
+			}
+			if err != nil {
+				return t.fail(err)
+			}
+			op, _ := ParseOpcode(p)
+			switch op {
+			case OpACK:
+				blk, err := ParseAck(p)
+				if err != nil {
+					c.badPackets.Add(1)
+					continue
+				}
+				seq := t.seqAtOrBefore(blk, sent)
+				if seq < base {
+					continue // duplicate or stale: never a reason to resend
+				}
+				sl := &slots[seq%nslots]
+				if !sl.resent {
+					t.rto.sample(time.Since(sl.sentAt))
+				} else if timeouts > 0 {
+					t.rto.progress()
+				}
+				timeouts = 0
+				if seq == lastSeq {
+					return Completed, nil
+				}
+				if seq < sent {
+					// RFC 7440: the client missed block seq+1; go back.
+					t.stats.Rewinds++
+					now := time.Now()
+					for s := seq + 1; s <= sent; s++ {
+						if err := t.resend(&slots[s%nslots], now); err != nil {
+							return t.fail(err)
+						}
+					}
+					deadline = now.Add(t.rto.rto)
+				}
+				base = seq + 1
+				break wait
+			case OpERROR:
+				e, err := ParseError(p)
+				if err != nil {
+					e = &Error{Code: ErrUndefined, Message: "malformed ERROR packet"}
+				}
+				return t.fail(&clientError{e})
+			default:
+				c.badPackets.Add(1)
+			}
+		}
+	}
+}
+
+func (t *transfer) resend(sl *slot, now time.Time) error {
+	if err := t.tr.send(sl.buf[:sl.n]); err != nil {
+		return err
+	}
+	sl.sentAt, sl.resent = now, true
+	t.stats.Retransmits++
+	t.s.counters.retransmits.Add(1)
+	t.s.counters.bytesSent.Add(int64(sl.n - 4))
+	return nil
+}
+
+// receiveWrite runs the receiving side of a WRQ, writing the blocks to w.
+func (t *transfer) receiveWrite(w io.Writer, flush func() error) (Outcome, error) {
+	B := t.neg.blockSize
+	W := t.neg.windowSize
+	c := &t.s.counters
+	var ack []byte
+	if len(t.neg.reply) > 0 {
+		ack = AppendOACK(nil, t.neg.reply)
+	} else {
+		ack = AppendAck(make([]byte, 0, 4), 0)
+	}
+	if err := t.tr.send(ack); err != nil {
+		return t.fail(err)
+	}
+	// The time from an ACK to the next block is a round trip: it tunes
+	// the timer (and so the dally after the last block).
+	ackAt, ackResent := time.Now(), false
+	setAck := func(seq int64) error {
+		ack = AppendAck(ack[:0], t.wire(seq))
+		ackAt, ackResent = time.Now(), false
+		return t.tr.send(ack)
+	}
+	expected := int64(1)
+	inWindow := 0
+	gapAcked := false
+	timeouts := 0
+	deadline := time.Now().Add(t.rto.rto)
+	for {
+		p, err := t.await(deadline)
+		if errors.Is(err, errTimedOut) {
+			timeouts++
+			t.stats.Timeouts++
+			if timeouts > t.s.retries() {
+				return t.fail(fmt.Errorf("no DATA block %d after %d timeouts: %w", expected, timeouts-1, errTimedOut))
+			}
+			ackResent = true
+			if err := t.tr.send(ack); err != nil {
+				return t.fail(err)
+			}
+			deadline = time.Now().Add(t.rto.rto)
+			continue
+		}
+		if err != nil {
+			return t.fail(err)
+		}
+		op, _ := ParseOpcode(p)
+		switch op {
+		case OpDATA:
+			blk, data, err := ParseData(p)
+			if err != nil {
+				c.badPackets.Add(1)
+				continue
+			}
+			seq := t.seqNear(blk, expected)
+			switch {
+			case seq == expected:
+				if len(data) > B {
+					return t.fail(&Error{Code: ErrIllegalOp, Message: fmt.Sprintf("DATA block %d has %d bytes, more than blksize %d", blk, len(data), B)})
+				}
+				if t.rolled == RolloverOff && seq > 65535 {
+					return t.fail(&Error{Code: ErrIllegalOp, Message: "block number rollover is off"})
+				}
+				if inWindow == 0 && !ackResent {
+					t.rto.sample(time.Since(ackAt))
+					ackResent = true // one sample per ACK
+				}
+				if _, err := w.Write(data); err != nil {
+					return t.fail(err)
+				}
+				t.stats.Blocks++
+				t.stats.Bytes += int64(len(data))
+				c.blocks.Add(1)
+				c.bytesReceived.Add(int64(len(data)))
+				expected++
+				inWindow++
+				timeouts = 0
+				gapAcked = false
+				if len(data) < B {
+					if err := flush(); err != nil {
+						return t.fail(err)
+					}
+					if err := setAck(seq); err != nil {
+						return t.fail(err)
+					}
+					t.stats.Duration = time.Since(t.stats.Start)
+					t.dally(seq, ack)
+					return Completed, nil
+				}
+				if inWindow >= W {
+					inWindow = 0
+					if err := setAck(seq); err != nil {
+						return t.fail(err)
+					}
+				}
+				deadline = time.Now().Add(t.rto.rto)
+			case seq < expected:
+				// A block we have: our ACK was lost. Answer the last one
+				// of a resent window only.
+				if seq == expected-1 && seq > 0 {
+					inWindow = 0
+					if err := setAck(seq); err != nil {
+						return t.fail(err)
+					}
+				}
+			default:
+				// A gap: ask for the missing block once (RFC 7440).
+				if !gapAcked {
+					gapAcked = true
+					inWindow = 0
+					var err error
+					if expected > 1 {
+						err = setAck(expected - 1)
+					} else {
+						err = t.tr.send(ack) // the OACK or ACK 0 again
+					}
+					if err != nil {
+						return t.fail(err)
+					}
+				}
+			}
+		case OpERROR:
+			e, err := ParseError(p)
+			if err != nil {
+				e = &Error{Code: ErrUndefined, Message: "malformed ERROR packet"}
+			}
+			return t.fail(&clientError{e})
+		default:
+			c.badPackets.Add(1)
+		}
+	}
+}
+
+// dally waits one retransmission timeout after the final ACK of a write, in
+// case the client resends the last block because that ACK was lost.
+func (t *transfer) dally(last int64, ack []byte) {
+	deadline := time.Now().Add(t.rto.rto)
+	for i := 0; i < 4; i++ {
+		p, err := t.await(deadline)
+		if err != nil {
+			return
+		}
+		if blk, _, err := ParseData(p); err == nil && blk == t.wire(last) {
+			if t.tr.send(ack) != nil {
+				return
+			}
+		}
+	}
+}
