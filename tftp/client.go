@@ -62,10 +62,11 @@ type Client struct {
 	// 0 and 1 send no windowsize option: strict lock-step.
 	WindowSize int
 
-	// Timeout is the retransmit timeout. 0 means DefaultClientTimeout and
-	// sends no timeout option; any other value of at least a second is also
-	// offered to the server as the timeout option, rounded up to whole
-	// seconds (at most 255).
+	// Timeout is the retransmit timeout. 0 means DefaultClientTimeout.
+	// A value of at least a second is also offered to the server as the
+	// timeout option, rounded up to whole seconds (at most 255); so is the
+	// default on Put, where the server waits for DATA on its own timer.
+	// Shorter timeouts are used locally only.
 	Timeout time.Duration
 
 	// Retries is how many times one packet is retransmitted after a timeout
@@ -203,7 +204,12 @@ func (c *Client) start(ctx context.Context, op, addr, remote string) (*clientTra
 	}
 	if t.timeout <= 0 {
 		t.timeout = DefaultClientTimeout
-	} else if t.timeout >= time.Second {
+	}
+	// On Put the server is the receiver and retransmits ACKs on its own
+	// timer; offering ours keeps it from giving up before this client's
+	// timer fires (servers with an adaptive timer may otherwise wait only
+	// a fraction of a second in all on a fast link).
+	if c.Timeout >= time.Second || op == "put" && c.Timeout == 0 {
 		t.askTimeout = int(min((t.timeout+time.Second-1)/time.Second, 255))
 	}
 	if t.retries == 0 {
@@ -527,6 +533,15 @@ func (t *clientTransfer) get(w io.Writer) error {
 				return err
 			}
 			started = true
+			// A window arrives in a burst; the default socket buffer
+			// (about 208 KiB on Linux, each datagram charged its size
+			// plus about a KiB) holds only a few large blocks. Grow it,
+			// never shrink it. Best effort: the kernel caps the size at
+			// net.core.rmem_max, and a failure only costs
+			// retransmissions.
+			if want := 2 * t.window * (t.blksize + 1024); t.window > 1 && want > 256<<10 {
+				_ = t.conn.SetReadBuffer(min(want, 16<<20))
+			}
 			t.send(&AckPacket{Block: 0})
 			tries, deadline = 0, time.Now().Add(t.timeout)
 		case *DataPacket:
@@ -709,7 +724,15 @@ func (t *clientTransfer) put(r io.Reader, size int64) error {
 				}
 			}
 			if !ok {
-				continue // a duplicate or stale ACK: lock-step ignores it
+				if t.window > 1 && p.Block == t.wire(base-1) {
+					// With a window, the receiver repeating its last
+					// ACK means it timed out with nothing of the
+					// window: resend the window (RFC 7440). In
+					// lock-step a duplicate ACK is ignored (the
+					// Sorcerer's Apprentice rule).
+					next = base
+				}
+				continue
 			}
 			for n := base; n <= a; n++ {
 				bytes += int64(len(ring[(n-1)%uint64(t.window)]))
