@@ -135,7 +135,7 @@ func TestClientOwnServerRollover(t *testing.T) {
 // drops, duplicates and reorders packets both ways (all transfers go through
 // it: SinglePort).
 func TestClientOwnServerLossy(t *testing.T) {
-	body := clPattern(150_000, 21)
+	body := clPattern(60_000, 21)
 	for _, tc := range []struct{ bs, ws int }{{512, 1}, {1468, 1}, {512, 4}, {1468, 8}} {
 		t.Run(fmt.Sprintf("blksize=%d/windowsize=%d", tc.bs, tc.ws), func(t *testing.T) {
 			dir, up := t.TempDir(), t.TempDir()
@@ -149,8 +149,12 @@ func TestClientOwnServerLossy(t *testing.T) {
 			lossy := tftptest.NewLossyConn(pc, int64(tc.bs*tc.ws), tftptest.Loss{Drop: 0.03, Duplicate: 0.03, Reorder: 0.03})
 			ts := clOwnServer(t, dir, up, lossy, func(s *tftp.Server) {
 				s.SinglePort = true
-				s.Timeout = 100 * time.Millisecond
-				s.MinTimeout = 20 * time.Millisecond
+				// The server dallies one retransmit timeout after the
+				// final ACK of an upload; it must outlast the client's
+				// 100ms timer, or a lost final ACK leaves the client
+				// resending its last block into ERROR 5.
+				s.Timeout = 250 * time.Millisecond
+				s.MinTimeout = 250 * time.Millisecond
 				s.Retries = 20
 			})
 			c := tftp.Client{BlockSize: tc.bs, WindowSize: tc.ws, Timeout: 100 * time.Millisecond, Retries: 20}
