@@ -90,20 +90,24 @@ func TestPin(t *testing.T) {
 	})
 }
 
-// TestMultiHomed: the server listens on every address and the client sends
-// to 127.0.0.2. pin/tftp drops replies from any other source address, so the
+// TestMultiHomed: the server listens on every address (IPv4, and dual-stack
+// IPv6) and the client sends to 127.0.0.2 (and to ::1). pin/tftp drops replies from any other source address, so the
 // transfer succeeds only if the server answers from 127.0.0.2 - what
 // embedded clients such as the Raspberry Pi's require.
 func TestMultiHomed(t *testing.T) {
-	for _, listen := range []string{"0.0.0.0:0", "[::]:0"} {
-		t.Run(listen, func(t *testing.T) {
-			f := start(t, listen)
-			get, put := pinTransfer("127.0.0.2")
+	for _, tc := range []struct{ listen, host string }{
+		{"0.0.0.0:0", "127.0.0.2"},
+		{"[::]:0", "127.0.0.2"},
+		{"[::]:0", "[::1]"},
+	} {
+		t.Run(tc.listen+"/"+tc.host, func(t *testing.T) {
+			f := start(t, tc.listen)
+			get, put := pinTransfer(tc.host)
 			for _, size := range []int{0, 1468, 3 * 1468} {
 				remote := fileName(size)
 				local := filepath.Join(t.TempDir(), "out")
 				if err := get(t, f, remote, local, 1468, 1); err != nil {
-					t.Fatalf("get %s via 127.0.0.2: %v", remote, err)
+					t.Fatalf("get %s via %s: %v", remote, tc.host, err)
 				}
 				checkFile(t, local, f.sums[remote], size)
 				up := fmt.Sprintf("mh-%d.bin", size)
@@ -111,7 +115,7 @@ func TestMultiHomed(t *testing.T) {
 					t.Fatal(err)
 				}
 				if err := put(t, f, up, local, 1468, 1); err != nil {
-					t.Fatalf("put %s via 127.0.0.2: %v", up, err)
+					t.Fatalf("put %s via %s: %v", up, tc.host, err)
 				}
 				checkFile(t, filepath.Join(f.upload, up), f.sums[remote], size)
 			}
