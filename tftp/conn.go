@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -161,6 +162,9 @@ type transport interface {
 	recv(ctx context.Context, b []byte, deadline time.Time) (int, error)
 	// send sends b to the peer.
 	send(b []byte) error
+	// sendBatch sends the packets to the peer, in order, with as few
+	// system calls as the transport allows.
+	sendBatch(pkts [][]byte) error
 	// local returns the address replies come from.
 	local() netip.AddrPort
 	close()
@@ -174,6 +178,12 @@ type udpTransport struct {
 	peer netip.AddrPort
 	addr netip.AddrPort
 	stop func() bool
+
+	// sendmmsg(2) through x/net, set up on first use.
+	writeBatch func([]ipv4.Message, int) (int, error)
+	peerUDP    *net.UDPAddr
+	msgs       []ipv4.Message // ipv4.Message and ipv6.Message are the same type
+	bufs       [][]byte
 }
 
 // listenTransfer opens a transfer socket on the local address laddr (an
@@ -267,6 +277,38 @@ func (t *udpTransport) send(b []byte) error {
 	return err
 }
 
+func (t *udpTransport) sendBatch(pkts [][]byte) error {
+	if t.writeBatch == nil {
+		if t.addr.Addr().Is4() {
+			t.writeBatch = ipv4.NewPacketConn(t.conn).WriteBatch
+		} else {
+			t.writeBatch = ipv6.NewPacketConn(t.conn).WriteBatch
+		}
+		t.peerUDP = net.UDPAddrFromAddrPort(t.peer)
+	}
+	if cap(t.msgs) < len(pkts) {
+		t.msgs = make([]ipv4.Message, len(pkts))
+		t.bufs = make([][]byte, len(pkts))
+	}
+	msgs := t.msgs[:len(pkts)]
+	for i, p := range pkts {
+		t.bufs[i] = p
+		msgs[i].Buffers = t.bufs[i : i+1]
+		msgs[i].Addr = t.peerUDP
+	}
+	for len(msgs) > 0 {
+		n, err := t.writeBatch(msgs, 0)
+		if err != nil {
+			return err
+		}
+		if n <= 0 {
+			return io.ErrShortWrite
+		}
+		msgs = msgs[n:]
+	}
+	return nil
+}
+
 func (t *udpTransport) local() netip.AddrPort { return t.addr }
 
 func (t *udpTransport) close() {
@@ -339,6 +381,15 @@ func (e *endpoint) recv(ctx context.Context, b []byte, deadline time.Time) (int,
 }
 
 func (e *endpoint) send(b []byte) error { return e.l.writeOOB(b, e.peer, e.oob) }
+
+func (e *endpoint) sendBatch(pkts [][]byte) error {
+	for _, p := range pkts {
+		if err := e.send(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 func (e *endpoint) local() netip.AddrPort { return netip.AddrPortFrom(e.src, e.l.local.Port()) }
 

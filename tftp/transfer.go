@@ -155,6 +155,7 @@ type blockSource struct {
 	ra      io.ReaderAt
 	seq     io.Reader // netascii: the translated stream
 	blksize int64
+	size    int64 // bytes to send, or -1 when unknown
 }
 
 // read fills p with block seq; fewer bytes than len(p) means the end.
@@ -167,6 +168,11 @@ func (b *blockSource) read(p []byte, seq int64) (int, error) {
 		return n, err
 	}
 	off := (seq - 1) * b.blksize
+	if b.size >= 0 && int64(len(p)) > b.size-off {
+		// Never send more than the size announced, even if the content
+		// has grown since.
+		p = p[:max(b.size-off, 0)]
+	}
 	n := 0
 	for n < len(p) {
 		m, err := b.ra.ReadAt(p[n:], off+int64(n))
@@ -262,6 +268,7 @@ func (t *transfer) serveRead(src *blockSource, size int64) (Outcome, error) {
 		slots[i].buf = make([]byte, 4+B)
 	}
 	c := &t.s.counters
+	batch := make([][]byte, 0, W)
 	base, filled, sent := int64(1), int64(1), int64(0)
 	timeouts := 0
 	var deadline time.Time
@@ -276,6 +283,9 @@ func (t *transfer) serveRead(src *blockSource, size int64) (Outcome, error) {
 			sl := &slots[seq%nslots]
 			if seq >= filled {
 				if t.rolled == RolloverOff && seq > 65535 {
+					if seq > base {
+						break // send and get ACKs for the blocks before it first
+					}
 					return t.fail(&Error{Code: ErrUndefined, Message: fmt.Sprintf(
 						"file needs more than 65535 blocks of %d bytes and block number rollover is off", B)})
 				}
@@ -291,9 +301,7 @@ func (t *transfer) serveRead(src *blockSource, size int64) (Outcome, error) {
 				}
 			}
 			if seq > sent {
-				if err := t.tr.send(sl.buf[:sl.n]); err != nil {
-					return t.fail(err)
-				}
+				batch = append(batch, sl.buf[:sl.n])
 				sl.sentAt, sl.resent = now, false
 				sent = seq
 				t.stats.Blocks++
@@ -302,6 +310,9 @@ func (t *transfer) serveRead(src *blockSource, size int64) (Outcome, error) {
 				c.bytesSent.Add(int64(sl.n - 4))
 				deadline = now.Add(t.rto.rto)
 			}
+		}
+		if err := t.flush(&batch); err != nil {
+			return t.fail(err)
 		}
 		// Wait for an ACK that moves the window.
 	wait:
@@ -316,9 +327,10 @@ func (t *transfer) serveRead(src *blockSource, size int64) (Outcome, error) {
 				t.rto.backoff()
 				now := time.Now()
 				for seq := base; seq <= sent; seq++ {
-					if err := t.resend(&slots[seq%nslots], now); err != nil {
-						return t.fail(err)
-					}
+					batch = t.resend(batch, &slots[seq%nslots], now)
+				}
+				if err := t.flush(&batch); err != nil {
+					return t.fail(err)
 				}
 				deadline = now.Add(t.rto.rto)
 				continue
@@ -353,9 +365,7 @@ func (t *transfer) serveRead(src *blockSource, size int64) (Outcome, error) {
 					t.stats.Rewinds++
 					now := time.Now()
 					for s := seq + 1; s <= sent; s++ {
-						if err := t.resend(&slots[s%nslots], now); err != nil {
-							return t.fail(err)
-						}
+						batch = t.resend(batch, &slots[s%nslots], now)
 					}
 					deadline = now.Add(t.rto.rto)
 				}
@@ -374,15 +384,27 @@ func (t *transfer) serveRead(src *blockSource, size int64) (Outcome, error) {
 	}
 }
 
-func (t *transfer) resend(sl *slot, now time.Time) error {
-	if err := t.tr.send(sl.buf[:sl.n]); err != nil {
-		return err
-	}
+// resend queues a block to be sent again.
+func (t *transfer) resend(batch [][]byte, sl *slot, now time.Time) [][]byte {
 	sl.sentAt, sl.resent = now, true
 	t.stats.Retransmits++
 	t.s.counters.retransmits.Add(1)
 	t.s.counters.bytesSent.Add(int64(sl.n - 4))
-	return nil
+	return append(batch, sl.buf[:sl.n])
+}
+
+// flush sends the queued packets, in one system call where the transport
+// can, and empties the queue.
+func (t *transfer) flush(batch *[][]byte) error {
+	b := *batch
+	*batch = b[:0]
+	switch len(b) {
+	case 0:
+		return nil
+	case 1:
+		return t.tr.send(b[0])
+	}
+	return t.tr.sendBatch(b)
 }
 
 // receiveWrite runs the receiving side of a WRQ, writing the blocks to w.
