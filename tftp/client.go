@@ -123,8 +123,9 @@ func (c *Client) Get(ctx context.Context, addr, remote string, w io.Writer) (int
 	return cw.n, err
 }
 
-// Put sends size bytes read from r to the server at addr as the file remote.
-// size < 0 means unknown: r is read until io.EOF and tsize is not offered.
+// Put sends what r yields until io.EOF to the server at addr as the file
+// remote. size is the number of bytes r will yield, announced as tsize when
+// TransferSize is set; size < 0 means unknown and announces nothing.
 // An ERROR packet from the server is returned as a *Error; running out of
 // retries returns an error naming the block not acknowledged. When ctx is
 // done the server is sent ERROR 0 and Put returns ctx's error.
@@ -714,6 +715,9 @@ func (t *clientTransfer) put(r io.Reader, size int64) error {
 		}
 		switch p := p.(type) {
 		case *Error:
+			if p.Code == ErrUnknownTID && final != 0 && next > final {
+				return t.errorf("no ACK for the last block %d; the server no longer knows the transfer, so it may have ended well: %w", final, p)
+			}
 			return t.errorf("%w", p)
 		case *AckPacket:
 			a, ok := uint64(0), false
