@@ -45,8 +45,17 @@ type Progress struct {
 // multi-homed host is not heard); after the last DATA block of a Get the
 // client does not linger to re-acknowledge a retransmitted last block, so a
 // lost final ACK costs the server its retries (the data is complete on this
-// side); in netascii mode tsize is not asked for on Put and Progress counts
-// wire bytes, not local bytes.
+// side); the rollover rule is not detected but configured, and must match
+// the server's; in lock-step a lost packet is recovered only when Timeout
+// expires (duplicates are never answered early, to avoid the Sorcerer's
+// Apprentice); in netascii mode tsize is not asked for on Put and Progress
+// counts wire bytes, not local bytes.
+//
+// Get and Put answer packets from any address but the server's transfer
+// port (locked at its first reply) with ERROR 5 and go on. A server that
+// refuses options with ERROR 8 is asked again without them; one that
+// ignores them (DATA 1 or ACK 0 instead of an OACK) gets 512-byte
+// lock-step. An OACK granting more than was asked is refused with ERROR 8.
 //
 // The zero Client is ready to use. A Client is not modified by its methods
 // and may be used by several goroutines at once, as long as Progress is safe
@@ -75,8 +84,9 @@ type Client struct {
 	Retries int
 
 	// Rollover is the block number that follows 65535: RolloverZero (the
-	// zero value, what most servers do), RolloverOne, or RolloverOff to
-	// refuse transfers of more than 65535 blocks.
+	// zero value, what most servers do, tftp-hpa's and this package's
+	// included), RolloverOne, or RolloverOff to refuse transfers of more
+	// than 65535 blocks. It must match what the server does.
 	Rollover Rollover
 
 	// TransferSize asks for tsize: on Get the server is asked the file's
