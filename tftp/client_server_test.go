@@ -19,7 +19,7 @@ import (
 
 // clOwnServer starts the project's server over dir with uploads into up,
 // configured by cfg, on pc (a fresh loopback socket when nil).
-func clOwnServer(t *testing.T, dir, up string, pc net.PacketConn, cfg func(*tftp.Server)) *tftptest.Server {
+func clOwnServer(t testing.TB, dir, up string, pc net.PacketConn, cfg func(*tftp.Server)) *tftptest.Server {
 	t.Helper()
 	if pc == nil {
 		var err error
