@@ -15,8 +15,8 @@ import (
 // for windowsize. Options are given with --option "name value" and sent in
 // the order given, literally: atftp's man page suggests --option "tsize
 // enable", which puts tsize=enable on the wire (see TestAtftpTsizeEnable);
-// --option "tsize 0" sends a proper tsize request. Without any --option it
-// still sends blksize only if asked: an RRQ carries no options by default.
+// --option "tsize 0" sends tsize=0 on RRQ and the file's size on WRQ.
+// Without --option an RRQ carries no options at all.
 func TestAtftp(t *testing.T) {
 	bin := testpeer.Require(t, "atftp")
 	f := start(t, "")
