@@ -226,3 +226,35 @@ func TestClientOwnServerCancel(t *testing.T) {
 		t.Errorf("upload directory after a cancelled put: %v (%v), want empty", ents, err)
 	}
 }
+
+// TestClientConcurrent shares one Client among several goroutines fetching
+// at once.
+func TestClientConcurrent(t *testing.T) {
+	dir := t.TempDir()
+	bodies := make([][]byte, 6)
+	for i := range bodies {
+		bodies[i] = clPattern(100_000+i*1000, uint64(i))
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprint(i)), bodies[i], 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ts := clOwnServer(t, dir, t.TempDir(), nil, nil)
+	c := tftp.Client{WindowSize: 4}
+	ctx := clCtx(t, 60*time.Second)
+	errs := make(chan error, len(bodies))
+	for i := range bodies {
+		go func() {
+			var buf bytes.Buffer
+			_, err := c.Get(ctx, ts.Addr, fmt.Sprint(i), &buf)
+			if err == nil && !bytes.Equal(buf.Bytes(), bodies[i]) {
+				err = fmt.Errorf("file %d: got %d bytes, want %d", i, buf.Len(), len(bodies[i]))
+			}
+			errs <- err
+		}()
+	}
+	for range bodies {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
