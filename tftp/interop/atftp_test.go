@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/nobodd-go/nobodd-go/internal/testpeer"
@@ -57,10 +56,8 @@ func TestAtftp(t *testing.T) {
 
 // TestAtftpTsizeEnable: atftp's documented --option "tsize enable" sends the
 // literal value "enable". tftp-hpa's in.tftpd ignores the bad value and
-// serves the file; the project's server (at the time of writing) refuses the
-// request with ERROR 8 naming tsize. Either is accepted here - serving the
-// right bytes, or a clean ERROR 8 about tsize - and the log says which; a
-// hang, wrong bytes or any other error fails.
+// serves the file; so must the server (it refused it with ERROR 8 until
+// tftp-core's commit 34c73da).
 func TestAtftpTsizeEnable(t *testing.T) {
 	bin := testpeer.Require(t, "atftp")
 	f := start(t, "")
@@ -68,13 +65,8 @@ func TestAtftpTsizeEnable(t *testing.T) {
 	local := filepath.Join(t.TempDir(), "out")
 	out, err := run(t, clientTimeout, nil, bin, "--option", "tsize enable", "--option", "blksize 1024", "-g", "-r", remote, "-l", local, "127.0.0.1", strconv.Itoa(f.port))
 	if err != nil {
-		if strings.Contains(string(out), "error received from server <option tsize") {
-			t.Logf("server refused tsize=enable with ERROR 8 (in.tftpd serves the file): %s", out)
-			return
-		}
 		t.Fatalf("atftp with tsize=enable: %v: %s", err, out)
 	}
 	checkFile(t, local, f.sums[remote], 1468)
 	wantOption(t, f.sent(remote), "tsize", "enable")
-	t.Log("server ignored tsize=enable and served the file, as in.tftpd does")
 }
