@@ -374,7 +374,7 @@ func meter(o *options) ib.Meter {
 }
 
 // runPoint runs one load point of concurrency c and reports it.
-func runPoint(ctx context.Context, o *options, p point, server netip.AddrPort, c int) (*ib.Report, error) {
+func runPoint(ctx context.Context, o *options, p point, server netip.AddrPort, c int) (rep *ib.Report, err error) {
 	addr := o.addr
 	var relay *ib.Relay
 	if server.IsValid() {
@@ -382,7 +382,11 @@ func runPoint(ctx context.Context, o *options, p point, server netip.AddrPort, c
 		if err := relay.Start(); err != nil {
 			return nil, err
 		}
-		defer relay.Close() // its statistics are taken before
+		defer func() {
+			if cerr := relay.Close(); cerr != nil && err == nil {
+				rep, err = nil, fmt.Errorf("closing the relay: %w", cerr)
+			}
+		}()
 		addr = relay.Addr()
 	}
 	total := o.count

@@ -1,9 +1,8 @@
-//go:build pisim
-
 package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -103,26 +102,33 @@ func (b *boots) board(addr string, i int) *pisim.Board {
 func (b *boots) job(addr string) ib.Job {
 	return func(ctx context.Context, i int) ib.Outcome {
 		var o ib.Outcome
+		// Boot returns the Result's Err as its error; only an invalid
+		// Board comes without a Result.
 		res, err := b.board(addr, i).Boot(ctx)
-		if err != nil {
+		if res == nil {
 			o.Fail(ib.CauseTransferError, err)
 			return o
 		}
 		o.Bytes, o.Files = res.Bytes, res.Reads
 		for _, q := range res.Requests {
 			if q.Outcome == pisim.Failed {
-				kind := ib.CauseTransferError
-				if f, ok := q.Err.(*pisim.Failure); ok {
-					kind = f.Kind()
-				}
-				o.Fail(kind, q.Err)
+				o.Fail(failureKind(q.Err), q.Err)
 			}
 		}
 		if res.Err != nil && len(o.Failures) == 0 {
-			o.Fail(ib.CauseTransferError, res.Err)
+			o.Fail(failureKind(res.Err), res.Err)
 		}
 		return o
 	}
+}
+
+// failureKind returns the cause of a pisim failure.
+func failureKind(err error) string {
+	var f *pisim.Failure
+	if errors.As(err, &f) {
+		return f.Kind()
+	}
+	return ib.CauseTransferError
 }
 
 func (b *boots) describe(r *ib.Report) {
