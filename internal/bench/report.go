@@ -13,15 +13,19 @@ import (
 // Report is one load point's figures, as printed and as one JSON line.
 // Fields that could not be measured are nil (JSON null).
 type Report struct {
-	Point       string  `json:"point"` // a label, such as "transfers c=10"
-	Mode        string  `json:"mode"`  // "transfers" or "boots"
-	Server      string  `json:"server"`
-	File        string  `json:"file,omitempty"`
-	BlockSize   int     `json:"blksize,omitempty"`
-	WindowSize  int     `json:"windowsize,omitempty"`
-	Loss        float64 `json:"loss"`
-	Total       int     `json:"total"`
-	Concurrency int     `json:"concurrency"`
+	Point      string  `json:"point"` // a label, such as "transfers c=10"
+	Mode       string  `json:"mode"`  // "transfers" or "boots"
+	Server     string  `json:"server"`
+	File       string  `json:"file,omitempty"`
+	BlockSize  int     `json:"blksize,omitempty"`
+	WindowSize int     `json:"windowsize,omitempty"`
+	Loss       float64 `json:"loss"`
+	// What the server agreed to: the smallest over the point's jobs;
+	// 0 when unknown (no block came, or boots).
+	AgreedBlockSize  int `json:"agreed_blksize"`
+	AgreedWindowSize int `json:"agreed_windowsize"`
+	Total            int `json:"total"`
+	Concurrency      int `json:"concurrency"`
 
 	OK       int            `json:"ok"`
 	Failed   int            `json:"failed"`
@@ -56,6 +60,7 @@ func (r *Report) Fill(s Summary, rs *RelayStats, u *Usage) {
 	r.OK, r.Failed, r.NotRun = s.OK, s.Failed, s.NotRun
 	r.Failures = s.Failures
 	r.Bytes, r.Files = s.Bytes, s.Files
+	r.AgreedBlockSize, r.AgreedWindowSize = s.BlockSize, s.WindowSize
 	r.Seconds = s.Elapsed.Seconds()
 	if r.Seconds > 0 {
 		r.MBps = float64(s.Bytes) / 1e6 / r.Seconds
@@ -98,16 +103,23 @@ func (r *Report) FailureString() string {
 // WriteTable writes reports as an aligned human-readable table.
 func WriteTable(w io.Writer, reports []*Report) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "point\tok/total\tMB/s\tper s\tp50\tp99\tmax\tresends c/s\tcpu s\tcpu s/GB\tpeak RSS\tfailures")
+	fmt.Fprintln(tw, "point\tagreed bs/ws\tok/total\tMB/s\tper s\tp50\tp99\tmax\tresends c/s\tcpu s\tcpu s/GB\tpeak RSS\tfailures")
 	for _, r := range reports {
-		fmt.Fprintf(tw, "%s\t%d/%d\t%.1f\t%.2f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-			r.Point, r.OK, r.Total, r.MBps, r.PerSec,
+		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%.1f\t%.2f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+			r.Point, agreed(r), r.OK, r.Total, r.MBps, r.PerSec,
 			secs(r.P50), secs(r.P99), secs(r.Max),
 			resends(r.ClientResends, r.ServerResends),
 			optFloat(r.ServerCPU, "%.2f"), optFloat(r.CPUPerGB, "%.2f"), optMiB(r.ServerPeakRSS),
 			r.FailureString())
 	}
 	return tw.Flush()
+}
+
+func agreed(r *Report) string {
+	if r.AgreedBlockSize == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%d/%d", r.AgreedBlockSize, r.AgreedWindowSize)
 }
 
 func secs(s float64) string {

@@ -30,6 +30,9 @@ type Outcome struct {
 	// a whole file; Run's caller may compare digests across jobs.
 	Digest    [32]byte
 	HasDigest bool
+	// BlockSize and WindowSize are what the server agreed to (0 when no
+	// block came).
+	BlockSize, WindowSize int
 	// Start is when the job started, Duration how long it took; set by Run.
 	Start    time.Time
 	Duration time.Duration
@@ -150,6 +153,8 @@ type Summary struct {
 	// Failures counts failure causes over all jobs (a job failing twice
 	// counts twice); jobs not run are not failures.
 	Failures map[string]int
+	// The smallest block and window sizes servers agreed to (0: unknown).
+	BlockSize, WindowSize int
 }
 
 // Summarize condenses r.
@@ -164,6 +169,12 @@ func Summarize(r *Result) Summary {
 		}
 		s.Bytes += o.Bytes
 		s.Files += o.Files
+		if o.BlockSize > 0 && (s.BlockSize == 0 || o.BlockSize < s.BlockSize) {
+			s.BlockSize = o.BlockSize
+		}
+		if o.WindowSize > 0 && (s.WindowSize == 0 || o.WindowSize < s.WindowSize) {
+			s.WindowSize = o.WindowSize
+		}
 		for _, f := range o.Failures {
 			s.Failures[f]++
 		}

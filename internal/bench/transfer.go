@@ -86,7 +86,8 @@ func FileDigest(name string) (Digest, error) {
 // Transfer is a Job source: each job reads File from the server at Addr
 // with Client and checks what came against Expect.
 type Transfer struct {
-	// Client makes the requests; its Progress field is not used.
+	// Client makes the requests; its Progress field is replaced (to learn
+	// the block and window sizes the server agreed to).
 	Client tftp.Client
 	// Addr is the server's "host:port".
 	Addr string
@@ -103,7 +104,11 @@ func (t *Transfer) Job(ctx context.Context, _ int) Outcome {
 	var o Outcome
 	h := sha256.New()
 	c := t.Client
-	c.Progress = nil
+	c.Progress = func(p tftp.Progress) {
+		if o.BlockSize == 0 {
+			o.BlockSize, o.WindowSize = p.BlockSize, p.WindowSize
+		}
+	}
 	n, err := c.Get(ctx, t.Addr, t.File, h)
 	o.Bytes = n
 	if err != nil {

@@ -98,6 +98,9 @@ func TestTransfersJSON(t *testing.T) {
 		if r.Concurrency != []int{1, 3}[i] || r.BlockSize != 1024 || r.Mode != "transfers" {
 			t.Errorf("point %d: concurrency %d blksize %d mode %q", i, r.Concurrency, r.BlockSize, r.Mode)
 		}
+		if r.AgreedBlockSize != 1024 || r.AgreedWindowSize != 1 {
+			t.Errorf("point %d: agreed %d/%d, want 1024/1", i, r.AgreedBlockSize, r.AgreedWindowSize)
+		}
 		if r.ReferenceSHA256 != hex.EncodeToString(sum[:]) {
 			t.Errorf("point %d: sha256 %s", i, r.ReferenceSHA256)
 		}
@@ -112,6 +115,11 @@ func TestTransfersJSON(t *testing.T) {
 	code, out, errs = run(t, "--file", "kernel.img", "--concurrency", "2", addr)
 	if code != 0 || !strings.Contains(out, "transfers c=2 n=2") || !strings.Contains(out, "2/2") {
 		t.Errorf("table: status %d, output\n%s%s", code, out, errs)
+	}
+	// Windows: the project's server agrees to 8.
+	code, out, errs = run(t, "--json", "--file", "kernel.img", "--windowsize", "8", addr)
+	if rs := jsonLines(t, out); code != 0 || len(rs) != 1 || rs[0].AgreedWindowSize != 8 || rs[0].WindowSize != 8 {
+		t.Errorf("windowsize 8: status %d, %s%s", code, out, errs)
 	}
 	// A wrong expectation is a hash mismatch for every transfer.
 	bad := sha256.Sum256([]byte("other"))
