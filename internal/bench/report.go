@@ -52,6 +52,8 @@ type Report struct {
 	MeterError      string   `json:"meter_error,omitempty"`
 	FirstError      string   `json:"first_error,omitempty"`
 	ReferenceSHA256 string   `json:"sha256,omitempty"`
+	// Tags are the caller\'s KEY=VALUE labels, copied through.
+	Tags map[string]string `json:"tags,omitempty"`
 }
 
 // Fill sets r's figures from s, and from relay statistics and server usage

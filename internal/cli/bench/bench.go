@@ -85,6 +85,7 @@ type options struct {
 	cgroup      string
 	json        bool
 	label       string
+	tags        tagFlag
 
 	models  string
 	serials string
@@ -118,12 +119,30 @@ func newFlagSet(stderr io.Writer, o *options) *flag.FlagSet {
 	fs.StringVar(&o.cgroup, "cgroup", "", "the server's cgroup directories, comma-separated: measure their CPU time and peak memory")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object per load point instead of a table")
 	fs.StringVar(&o.label, "label", "", "a label to start each load point's name with")
+	fs.Var(&o.tags, "tag", "`KEY=VALUE` copied into each JSON report's tags (repeatable)")
 	fs.StringVar(&o.models, "model", "pi4", `boots: board models, comma-separated, used in turn ("pi4", "pi5", "pi3b+")`)
 	fs.StringVar(&o.serials, "serials", "1234abcd", "boots: serial numbers or hex ranges FIRST-LAST, comma-separated, used in turn")
 	fs.StringVar(&o.bootDir, "boot-dir", "", "boots: a local copy of the boot directory the server serves under each prefix")
 	fs.StringVar(&o.kernel, "kernel", "", "boots: kernel file name (empty: the model's default)")
 	fs.StringVar(&o.initrd, "initramfs", "", "boots: initramfs file name (empty: initrd.img)")
 	return fs
+}
+
+// tagFlag collects --tag KEY=VALUE.
+type tagFlag map[string]string
+
+func (t *tagFlag) String() string { return fmt.Sprint(map[string]string(*t)) }
+
+func (t *tagFlag) Set(v string) error {
+	k, val, ok := strings.Cut(v, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("tag %q: want KEY=VALUE", v)
+	}
+	if *t == nil {
+		*t = tagFlag{}
+	}
+	(*t)[k] = val
+	return nil
 }
 
 // parse parses flags interleaved with the positional argument and checks
@@ -396,6 +415,7 @@ func runPoint(ctx context.Context, o *options, p point, server netip.AddrPort, c
 	r := &ib.Report{
 		Point:  strings.TrimSpace(fmt.Sprintf("%s %s c=%d n=%d", o.label, o.mode, c, total)),
 		Server: o.addr, Loss: o.loss, Total: total, Concurrency: c,
+		Tags: o.tags,
 	}
 	p.describe(r)
 	load := ib.Load{Total: total, Concurrency: c, Deadline: o.deadline}

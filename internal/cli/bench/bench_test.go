@@ -81,7 +81,7 @@ func TestTransfersJSON(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "local.img"), data)
 	addr := serveDir(t, filepath.Join(dir, "srv"))
 
-	code, out, errs := run(t, "--json", "--file", "kernel.img", "--expect", filepath.Join(dir, "local.img"),
+	code, out, errs := run(t, "--json", "--tag", "server=x", "--tag", "rep=2", "--file", "kernel.img", "--expect", filepath.Join(dir, "local.img"),
 		"--concurrency", "1,3", "--count", "4", "--blksize", "1024", addr)
 	if code != 0 {
 		t.Fatalf("status %d, stderr %s", code, errs)
@@ -97,6 +97,9 @@ func TestTransfersJSON(t *testing.T) {
 		}
 		if r.Concurrency != []int{1, 3}[i] || r.BlockSize != 1024 || r.Mode != "transfers" {
 			t.Errorf("point %d: concurrency %d blksize %d mode %q", i, r.Concurrency, r.BlockSize, r.Mode)
+		}
+		if r.Tags["server"] != "x" || r.Tags["rep"] != "2" {
+			t.Errorf("point %d: tags %v", i, r.Tags)
 		}
 		if r.AgreedBlockSize != 1024 || r.AgreedWindowSize != 1 {
 			t.Errorf("point %d: agreed %d/%d, want 1024/1", i, r.AgreedBlockSize, r.AgreedWindowSize)
@@ -190,6 +193,7 @@ func TestUsageErrors(t *testing.T) {
 		{"--file", "f", "--expect", "/nonexistent/file", "127.0.0.1:69"},
 		{"--file", "f", "--pid", "1", "--cgroup", "/x", "127.0.0.1:69"},
 		{"--mode", "nope", "127.0.0.1:69"},
+		{"--file", "f", "--tag", "novalue", "127.0.0.1:69"},
 		{"--mode", "boots", "127.0.0.1:69"},
 		{"--mode", "boots", "--boot-dir", ".", "--model", "pi9", "127.0.0.1:69"},
 		{"--mode", "boots", "--boot-dir", ".", "--serials", "xyz", "127.0.0.1:69"},
