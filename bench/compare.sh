@@ -151,9 +151,9 @@ if [ $INNER = 0 ]; then
 
 	# 3. Payload. Sizes in bytes.
 	if [ $QUICK = 1 ]; then
-		BIG=$((2 << 20)) KERNEL=$((1 << 20)) INITRD=$((256 << 10)) LOSS=$((64 << 10)) START4=$((128 << 10)) FATMB=16
+		BIG=$((2 << 20)) KERNEL=$((1 << 20)) INITRD=$((256 << 10)) LOSS=$((32 << 10)) START4=$((128 << 10)) FATMB=16
 	else
-		BIG=$((30 << 20)) KERNEL=$((9 << 20)) INITRD=$((8 << 20)) LOSS=$((2200 << 10)) START4=$((2200 << 10)) FATMB=96
+		BIG=$((30 << 20)) KERNEL=$((9 << 20)) INITRD=$((8 << 20)) LOSS=2200000 START4=$((2200 << 10)) FATMB=96
 	fi
 	BOOT=$WORK/root/boot
 	mkdir -p "$BOOT/overlays"
@@ -343,7 +343,7 @@ S0=${SERIALS%% *}
 SERIAL_LIST=${SERIALS// /,}
 if [ $QUICK = 1 ]; then
 	BLKSIZES="512 1468 65464" WINDOWS="8" CONCS="1 10" BOOTS="1 5" DEADLINE=60s
-	BIGNAME="2 MiB" KNAME="1 MiB kernel" LNAME="64 KiB"
+	BIGNAME="2 MiB" KNAME="1 MiB kernel" LNAME="32 KiB"
 else
 	BLKSIZES="512 1468 8192 65464" WINDOWS="8 16" CONCS="1 10 50 200" BOOTS="1 20 100" DEADLINE=10m
 	BIGNAME="30 MiB" KNAME="9 MiB kernel" LNAME="2.2 MB"
