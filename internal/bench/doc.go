@@ -25,6 +25,11 @@
 // sentinel error for it.
 //
 // Use Run with a Job to run a load point: Total jobs, at most Concurrency
-// at once, each bounded by a per-job deadline and all by a total deadline.
-// TransferJob is the Job that fetches one file and checks its digest.
+// at once, each bounded by a per-job deadline and all by a total deadline;
+// Summarize condenses the outcomes and Report.Fill turns them into figures.
+// Transfer.Job is the Job that fetches one file and checks its digest
+// (VerifyMajority compares digests across jobs when none is known); the
+// boots mode of the bench command wraps internal/pisim boards the same way.
+// Relay puts seeded packet loss between the load and the server, and
+// ProcMeter and CgroupMeter measure the server.
 package bench

@@ -110,7 +110,7 @@ func TestRelayDropFraction(t *testing.T) {
 }
 
 func TestRelayTransfersWithLoss(t *testing.T) {
-	data := payload(100_000, 3)
+	data := payload(50_000, 3)
 	s := newFileServer(t, map[string][]byte{"initrd": data})
 	r := &Relay{Server: s.AddrPort, Loss: 0.05, Seed: 1}
 	if err := r.Start(); err != nil {
