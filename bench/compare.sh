@@ -16,6 +16,8 @@
 #   --servers  which servers to run, any of: nobodd-go tftpd-hpa dnsmasq
 #              atftpd (default all four).
 #   --keep     keep the work directory (payload, raw JSON lines, logs).
+#   --only RE  run only the load points whose name matches the extended
+#              regular expression RE (e.g. 'blksize 65464$' or 'Pi 4').
 #
 # What it does:
 #  1. Installs what is missing with apt-get: tftpd-hpa, dnsmasq-base (the
@@ -66,6 +68,7 @@ REPS=
 OUT=
 SERVERS="nobodd-go tftpd-hpa dnsmasq atftpd"
 KEEP=0
+ONLY=
 INNER=0
 WORK=
 SERIALS="c0ffee01 c0ffee02 c0ffee03 c0ffee04 c0ffee05 c0ffee06 c0ffee07 c0ffee08"
@@ -81,6 +84,7 @@ while [ $# -gt 0 ]; do
 	--out) OUT=$2; shift ;;
 	--servers) SERVERS=$2; shift ;;
 	--keep) KEEP=1 ;;
+	--only) ONLY=$2; shift ;;
 	--inner) INNER=1 ;;
 	--work) WORK=$2; shift ;;
 	-h|--help) sed -n '2,/^set -e/p' "$0" | sed 's/^# \{0,1\}//; /^set -e/d'; exit 0 ;;
@@ -186,6 +190,7 @@ if [ $INNER = 0 ]; then
 	[ $QUICK = 1 ] && args+=(--quick)
 	[ $KEEP = 1 ] && args+=(--keep)
 	[ -n "$OUT" ] && args+=(--out "$OUT")
+	[ -n "$ONLY" ] && args+=(--only "$ONLY")
 	exec unshare --net bash "${BASH_SOURCE[0]}" "${args[@]}"
 fi
 
@@ -326,6 +331,7 @@ trap cleanup EXIT
 run_point() { # rep id warm args...: one load point against every server
 	local rep=$1 id=$2 warm=$3 s meas
 	shift 3
+	if [ -n "$ONLY" ] && ! printf '%s\n' "$id" | grep -Eq -- "$ONLY"; then return 0; fi
 	for s in $SERVERS; do
 		start_server "$s"
 		# One untimed read of the warm-up file first, so that every server
@@ -381,7 +387,7 @@ report() {
 	cat <<EOF
 # nobodd-go benchmarks
 
-Measured $(date -u '+%Y-%m-%d %H:%M UTC') by \`bench/compare.sh$([ $QUICK = 1 ] && echo ' --quick')\`,
+Measured $(date -u '+%Y-%m-%d %H:%M UTC') by \`bench/compare.sh$([ $QUICK = 1 ] && echo ' --quick')$([ -n "$ONLY" ] && echo " --only '$ONLY'")\`,
 $REPS repetition(s), in ${elapsed} s.
 
 - Machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'),
