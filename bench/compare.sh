@@ -397,8 +397,9 @@ $REPS repetition(s), in ${elapsed} s.
   atftpd $atftpd_ver (\`--daemon --no-fork --maxthread 10000\`, unpacked from the .deb), serving a directory with the same files.
 - Load: \`${BENCH[*]##*/}\`, the project's load tool, on the same machine, over loopback in a private network namespace; every byte checked by SHA-256.
   Server CPU time and peak memory: $(case $CGMODE in v2) echo "a cgroup v2 per server run (cpu.stat usage_usec, memory.peak)";; v1) echo "a cgroup v1 per server run (cpuacct.usage, memory.max_usage_in_bytes)";; *) echo "the server process and its descendants (/proc stat and VmHWM/VmRSS)";; esac).
-  Each server is started afresh for each load point. A cgroup's peak memory includes page cache its processes
-  charged; the payload is written just before the runs, so it is mostly cached already and charged elsewhere.
+  Each server is started afresh for each load point. A cgroup's peak memory is what its processes were charged:
+  file pages already cached (the binaries, the payload written just before the runs) are charged elsewhere, so
+  it is mostly anonymous memory and smaller than the processes' RSS; the PID-based fallback reports RSS instead.
   The daemon logs one line per transfer to a file; the other servers' logs go to /dev/null (or an absent syslog).
 
 Throughput is the median over repetitions of all bytes received / wall time (MB = 10^6 bytes) for transfers,

@@ -17,7 +17,8 @@
 // children of a PID-based server are counted when they are reaped (cutime,
 // cstime) or, if still alive, from their own stat files, so a child that
 // both starts and is reaped between two samples is counted once, through
-// its parent. Peak memory is VmHWM of the process (or the largest sampled
+// its parent (and a child alive at the start and reaped before the end is
+// counted for its whole life). Peak memory is VmHWM of the process (or the largest sampled
 // sum of VmRSS over the process and its descendants, whichever is larger),
 // or the cgroup's memory.peak (v2) or memory.max_usage_in_bytes (v1).
 // Failure causes are classified from errors tftp.Client returns; running
