@@ -48,7 +48,7 @@ func main() {
 	}
 }
 
-func run(listen, root string, bs boards) error {
+func run(listen, root string, bs boards) (err error) {
 	if (root == "") == (len(bs) == 0) {
 		return errors.New("give --root or --board, not both")
 	}
@@ -66,7 +66,7 @@ func run(listen, root string, bs boards) error {
 			if err != nil {
 				return err
 			}
-			defer img.Close() // read-only
+			defer func() { err = errors.Join(err, img.Close()) }()
 			part, err := img.BootPartition()
 			if err != nil {
 				return fmt.Errorf("--board %q: %w", b, err)
@@ -91,7 +91,7 @@ func run(listen, root string, bs boards) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	err := srv.Shutdown(sctx)
+	err = srv.Shutdown(sctx)
 	if serr := <-done; !errors.Is(serr, tftp.ErrServerClosed) {
 		err = errors.Join(err, serr)
 	}

@@ -107,12 +107,11 @@ func readStat(proc string, pid int) (procStat, error) {
 // kernel thread or zombie, which have neither).
 func readStatus(proc string, pid int) (rss, hwm int64, err error) {
 	name := filepath.Join(proc, strconv.Itoa(pid), "status")
-	f, err := os.Open(name)
+	b, err := os.ReadFile(name)
 	if err != nil {
 		return 0, 0, err
 	}
-	defer f.Close() // read-only
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
 		key, val, ok := strings.Cut(sc.Text(), ":")
 		if !ok || (key != "VmRSS" && key != "VmHWM") {

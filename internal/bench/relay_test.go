@@ -7,7 +7,9 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/nobodd-go/nobodd-go/tftp"
@@ -168,5 +170,39 @@ func TestRelayNoLossCountsNothing(t *testing.T) {
 	}
 	if err := (&Relay{Server: netip.MustParseAddrPort("127.0.0.1:9"), Loss: 2}).Start(); err == nil {
 		t.Error("loss 2 accepted")
+	}
+}
+
+func TestRelayIPv6(t *testing.T) {
+	pc, err := net.ListenPacket("udp6", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	data := payload(9_000, 5)
+	srv := &tftp.Server{Handler: tftp.FileServer(fstest.MapFS{"f": &fstest.MapFile{Data: data}})}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(pc) }()
+	defer func() {
+		if err := srv.Shutdown(t.Context()); err != nil {
+			t.Error(err)
+		}
+		<-done
+	}()
+	r := &Relay{Server: pc.LocalAddr().(*net.UDPAddr).AddrPort(), Loss: 0.1, Seed: 2}
+	if err := r.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if !strings.HasPrefix(r.Addr(), "[::1]:") {
+		t.Errorf("relay address %s, want [::1]:port", r.Addr())
+	}
+	d := Digest{Size: int64(len(data)), Sum: sha256.Sum256(data)}
+	tr := &Transfer{Client: tftp.Client{BlockSize: 512, Timeout: 100 * time.Millisecond, Retries: 20}, Addr: r.Addr(), File: "f", Expect: &d}
+	res, err := Run(t.Context(), Load{Total: 2, JobTimeout: 30 * time.Second}, tr.Job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum := Summarize(res); sum.OK != 2 {
+		t.Errorf("failures %v: %v", sum.Failures, res.Outcomes[0].Err)
 	}
 }

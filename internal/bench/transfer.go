@@ -72,9 +72,11 @@ func FileDigest(name string) (Digest, error) {
 	if err != nil {
 		return Digest{}, err
 	}
-	defer f.Close() // read-only: Close reports nothing worth acting on
 	h := sha256.New()
 	n, err := io.Copy(h, f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		return Digest{}, &os.PathError{Op: "read", Path: name, Err: err}
 	}
