@@ -48,7 +48,7 @@ func main() {
 	}
 }
 
-func run(listen, root string, bs boards) (err error) {
+func run(listen, root string, bs boards) (rerr error) {
 	if (root == "") == (len(bs) == 0) {
 		return errors.New("give --root or --board, not both")
 	}
@@ -66,7 +66,7 @@ func run(listen, root string, bs boards) (err error) {
 			if err != nil {
 				return err
 			}
-			defer func() { err = errors.Join(err, img.Close()) }()
+			defer func() { rerr = errors.Join(rerr, img.Close()) }()
 			part, err := img.BootPartition()
 			if err != nil {
 				return fmt.Errorf("--board %q: %w", b, err)
@@ -91,7 +91,7 @@ func run(listen, root string, bs boards) (err error) {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	err = srv.Shutdown(sctx)
+	err := srv.Shutdown(sctx)
 	if serr := <-done; !errors.Is(serr, tftp.ErrServerClosed) {
 		err = errors.Join(err, serr)
 	}
