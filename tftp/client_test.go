@@ -462,3 +462,45 @@ func TestClientConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestClientStrangerBeforeLock: before the server's first reply, a packet
+// from another IP address is answered with ERROR 5 and does not become the
+// transfer's peer; the real server's reply then is.
+func TestClientStrangerBeforeLock(t *testing.T) {
+	f := clNewFake(t)
+	stranger, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stranger.Close()
+	body := clPattern(40, 8)
+	wait := f.run(func() error {
+		if _, err := f.request(); err != nil {
+			return err
+		}
+		if _, err := stranger.WriteToUDPAddrPort(data(1, []byte("forged")).AppendTo(nil), f.client); err != nil {
+			return err
+		}
+		p, _, err := f.read(stranger)
+		if err != nil {
+			return fmt.Errorf("stranger: %w", err)
+		}
+		if e, ok := p.(*tftp.Error); !ok || e.Code != tftp.ErrUnknownTID {
+			return fmt.Errorf("stranger got %v, want ERROR 5", p)
+		}
+		if err := f.send(data(1, body)); err != nil {
+			return err
+		}
+		return f.expect(ack(1))
+	})
+	c := tftp.Client{BlockSize: 512, Timeout: 5 * time.Second}
+	var buf bytes.Buffer
+	_, err = c.Get(clCtx(t, 30*time.Second), f.addr(), "file", &buf)
+	wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf.Bytes(), body) {
+		t.Fatalf("got %q, want the server's %d bytes", buf.Bytes(), len(body))
+	}
+}
