@@ -46,9 +46,10 @@ type Progress struct {
 // client does not linger to re-acknowledge a retransmitted last block, so a
 // lost final ACK costs the server its retries (the data is complete on this
 // side); the rollover rule is not detected but configured, and must match
-// the server's; in lock-step a lost packet is recovered only when Timeout
-// expires (duplicates are never answered early, to avoid the Sorcerer's
-// Apprentice); in netascii mode tsize is not asked for on Put and Progress
+// the server's; on Get, a resent copy of the block last acknowledged (the
+// server's sign that the ACK was lost) is acknowledged again at once, other
+// duplicates are ignored, and on Put a duplicate ACK never triggers a resend
+// (the Sorcerer's Apprentice rule); in netascii mode tsize is not asked for on Put and Progress
 // counts wire bytes, not local bytes.
 //
 // Get and Put answer packets from any address but the server's transfer
@@ -534,7 +535,13 @@ func (t *clientTransfer) get(w io.Writer) error {
 			return t.errorf("%w", p)
 		case *OACKPacket:
 			if started {
-				continue // a duplicate; our timer answers it
+				if acked == 0 && expect == 1 {
+					// The server resent its OACK after a timeout: our
+					// ACK 0 was lost. Answer at once; the server never
+					// resends on a duplicate ACK, so this cannot snowball.
+					t.send(&AckPacket{Block: 0})
+				}
+				continue
 			}
 			if plain {
 				t.abort(ErrOption, "no options were requested")
@@ -596,7 +603,14 @@ func (t *clientTransfer) get(w io.Writer) error {
 					acked, gapAcked = expect-1, true
 				}
 			default:
-				// A duplicate: lock-step answers it only on timeout.
+				// A duplicate. The server resends only after its timer
+				// expired, so a resent copy of the block we last
+				// acknowledged means that ACK was lost: answer it once
+				// per copy, at once, instead of leaving the server to
+				// wait for our own timer. Older duplicates are ignored.
+				if acked == expect-1 && acked > 0 && p.Block == t.wire(acked) {
+					t.send(&AckPacket{Block: p.Block})
+				}
 			}
 		default:
 			t.abort(ErrIllegalOp, "unexpected packet")
