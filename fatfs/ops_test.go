@@ -241,4 +241,3 @@ func TestWriteOps(t *testing.T) {
 		})
 	}
 }
-
