@@ -82,10 +82,15 @@ func (d *wdir) parse(w *writer) {
 
 // extentsOf maps a cluster list to extents.
 func (w *writer) extentsOf(cs []uint32) []extent {
+	return w.appendExtents(nil, 0, cs)
+}
+
+// appendExtents extends the extents of a file's first have clusters with
+// the clusters cs that follow them.
+func (w *writer) appendExtents(exts []extent, have int64, cs []uint32) []extent {
 	g := w.fs.v.g
 	size := int64(g.ClusterSize)
-	var exts []extent
-	var off int64
+	off := have * size
 	for _, c := range cs {
 		do := g.clusterOffset(c)
 		if k := len(exts); k > 0 && exts[k-1].diskOff+exts[k-1].length == do {

@@ -289,11 +289,15 @@ func (w *writer) grow(n *node, size int64) error {
 	if err != nil {
 		return err
 	}
-	n.clusters = append(n.clusters[:have:have], added...)
+	// The old slice header stays valid for undo: appending never changes
+	// the elements it covers.
+	n.clusters = append(n.clusters, added...)
 	if n.first == 0 {
 		n.first = added[0]
 	}
-	n.exts = nil
+	if n.exts != nil || have == 0 {
+		n.exts = w.appendExtents(n.exts, have, added)
+	}
 	return nil
 }
 
