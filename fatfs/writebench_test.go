@@ -118,4 +118,3 @@ func checkBig(b *testing.B, v *fixture.Volume, data []byte) {
 		b.Fatalf("big.bin: %d bytes read back by mtype differ from the %d written", len(got), len(data))
 	}
 }
-
