@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"sync"
 	"testing"
 
@@ -258,4 +260,65 @@ func TestConcurrentReadWrite(t *testing.T) {
 			fsckMem(t, m)
 		})
 	}
+}
+
+// TestRootDirectory fills the FAT16 fixed root (ENOSPC, nothing changed)
+// and grows the FAT32 root past its first cluster.
+func TestRootDirectory(t *testing.T) {
+	t.Run("FAT16 fixed root", func(t *testing.T) {
+		m, fsys := newMem(t, 4<<20, &FormatOptions{Type: FAT16, SectorsPerCluster: 1, RootEntries: 32})
+		made := 0
+		for i := range 40 {
+			err := fsys.WriteFile(fmt.Sprintf("F%d", i), []byte{byte(i)}, 0o644)
+			if err != nil {
+				if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), "root directory full") {
+					t.Fatalf("file %d: %v", i, err)
+				}
+				break
+			}
+			made++
+		}
+		if made != 32 {
+			t.Errorf("%d 8.3 files fit a 32-entry root", made)
+		}
+		if err := fsys.Mkdir("another", 0o755); !errors.Is(err, syscall.ENOSPC) {
+			t.Errorf("mkdir in a full root: %v", err)
+		}
+		if err := fsys.Remove("F3"); err != nil {
+			t.Fatal(err)
+		}
+		if err := fsys.WriteFile("a long name takes three slots", nil, 0o644); !errors.Is(err, syscall.ENOSPC) {
+			t.Errorf("a long name in one free slot: %v", err)
+		}
+		if err := fsys.WriteFile("G", nil, 0o644); err != nil {
+			t.Errorf("an 8.3 name in the freed slot: %v", err)
+		}
+		if err := fsys.Close(); err != nil {
+			t.Fatal(err)
+		}
+		fsckMem(t, m)
+		if ents, err := mustNew(t, m.b).ReadDir("."); err != nil || len(ents) != 32 {
+			t.Errorf("root: %d entries, %v", len(ents), err)
+		}
+	})
+	t.Run("FAT32 root grows", func(t *testing.T) {
+		m, fsys := newMem(t, 34<<20, &FormatOptions{Type: FAT32, SectorsPerCluster: 1})
+		for i := range 40 {
+			if err := fsys.WriteFile(fmt.Sprintf("a long file name in the root %d", i), []byte{byte(i)}, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := fsys.Close(); err != nil {
+			t.Fatal(err)
+		}
+		fsckMem(t, m)
+		ro := mustNew(t, m.b)
+		if ents, err := ro.ReadDir("."); err != nil || len(ents) != 40 {
+			t.Errorf("root: %d entries, %v", len(ents), err)
+		}
+		exts, total, err := ro.v.chain(".", ro.v.g.RootCluster, -1)
+		if err != nil || total < 40*3*32 {
+			t.Errorf("root chain: %v, %d bytes, %v", exts, total, err)
+		}
+	})
 }
