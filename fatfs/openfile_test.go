@@ -322,3 +322,77 @@ func TestRootDirectory(t *testing.T) {
 		}
 	})
 }
+
+// TestAllocation checks next-fit allocation and that large files get
+// contiguous runs rather than filling one-cluster holes.
+func TestAllocation(t *testing.T) {
+	m, fsys := newMem(t, 4<<20, &FormatOptions{Type: FAT16, SectorsPerCluster: 1})
+	cs := fsys.Geometry().ClusterSize
+	extents := func(name string) int {
+		t.Helper()
+		f, err := fsys.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		return len(f.(*File).exts)
+	}
+	first := func(name string) uint32 {
+		t.Helper()
+		st, err := fsys.Stat(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Sys().(*EntryInfo).FirstCluster
+	}
+	for i := range 100 {
+		if err := fsys.WriteFile(fmt.Sprintf("small%03d", i), []byte{byte(i)}, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 1; i < 100; i++ {
+		if a, b := first(fmt.Sprintf("small%03d", i-1)), first(fmt.Sprintf("small%03d", i)); b != a+1 {
+			t.Fatalf("consecutive one-cluster files at clusters %d and %d", a, b)
+		}
+	}
+	for i := 0; i < 100; i += 2 {
+		if err := fsys.Remove(fmt.Sprintf("small%03d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// One write of 50 clusters: one run, not 50 holes.
+	if err := fsys.WriteFile("big", fixture.Pseudo(1, 50*cs), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if n := extents("big"); n != 1 {
+		t.Errorf("a 50-cluster file written at once has %d extents", n)
+	}
+	// Written 8 clusters at a time, a file grows in place.
+	f, err := fsys.Create("streamed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 40 {
+		if _, err := f.Write(fixture.Pseudo(uint64(i), 8*cs)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := extents("streamed"); n != 1 {
+		t.Errorf("a file written 8 clusters at a time has %d extents", n)
+	}
+	// Next fit: the holes are used once the space after the hint is gone.
+	free := fsys.FreeClusters()
+	if err := fsys.WriteFile("rest", fixture.Pseudo(2, int(free)*cs), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := fsys.FreeClusters(); got != 0 {
+		t.Errorf("%d clusters free after filling", got)
+	}
+	if err := fsys.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fsckMem(t, m)
+}
