@@ -2,6 +2,8 @@ package fatfs_test
 
 import (
 	"bytes"
+	"fmt"
+	"io"
 	"encoding/binary"
 	"errors"
 	"io/fs"
@@ -17,6 +19,7 @@ import (
 type rwVolume struct {
 	v     *fixture.Volume
 	file  *os.File
+	rw    fatfs.ReadWriterAt // the volume's bytes in file
 	fsys  *fatfs.FS
 	model fixture.Tree
 }
@@ -58,11 +61,68 @@ func openRW(t *testing.T, v *fixture.Volume, model fixture.Tree) *rwVolume {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
-	fsys, err := fatfs.NewRW(f, v.Size, nil)
+	var rw fatfs.ReadWriterAt = f
+	if v.Offset != 0 {
+		rw = partRW{io.NewSectionReader(f, v.Offset, v.Size), io.NewOffsetWriter(f, v.Offset)}
+	}
+	fsys, err := fatfs.NewRW(rw, v.Size, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &rwVolume{v: v, file: f, fsys: fsys, model: model}
+	return &rwVolume{v: v, file: f, rw: rw, fsys: fsys, model: model}
+}
+
+// partRW is a partition of an image file.
+type partRW struct {
+	*io.SectionReader
+	*io.OffsetWriter
+}
+
+func (p partRW) ReadAt(b []byte, off int64) (int, error) { return p.SectionReader.ReadAt(b, off) }
+func (p partRW) WriteAt(b []byte, off int64) (int, error) {
+	if off+int64(len(b)) > p.SectionReader.Size() {
+		return 0, fmt.Errorf("write of %d bytes at %d past the partition's end", len(b), off)
+	}
+	return p.OffsetWriter.WriteAt(b, off)
+}
+
+// newPartition makes an MBR disk image whose second partition holds a file
+// system, made by mkfs.vfat (spec not nil) or by fatfs.Format, and opens it
+// with NewRW.
+func newPartition(t *testing.T, typ string, size int64, spec *fixture.FAT, opts *fatfs.FormatOptions) *rwVolume {
+	t.Helper()
+	d := fixture.NewDisk(t, fixture.Disk{Label: "dos", Partitions: []fixture.Partition{
+		{Type: "83", Size: 1 * mib},
+		{Type: typ, Size: size, FAT: spec},
+	}})
+	p := d.Part(t, 2)
+	if spec != nil {
+		model := fixture.Tree{}
+		for q, dir := range p.Volume.Tree.Paths() {
+			if dir {
+				model[q] = fixture.File{Dir: true}
+			} else {
+				model[q] = fixture.File{Data: p.Volume.Tree[q].Data}
+			}
+		}
+		return openRW(t, p.Volume, model)
+	}
+	f, err := os.OpenFile(d.Path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := *opts
+	o.HiddenSectors = uint32(p.Offset / 512)
+	err = fatfs.Format(io.NewOffsetWriter(f, p.Offset), p.Size, &o)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &fixture.Volume{Image: d.Path, Offset: p.Offset, Size: p.Size, Tree: fixture.Tree{}}
+	fixture.Fsck(t, v)
+	return openRW(t, v, fixture.Tree{})
 }
 
 // writeConfigs are the volumes the write tests run on: each FAT type at 512
@@ -87,6 +147,12 @@ func writeConfigs() []writeConfig {
 		{"mkfs-fat16-4096", m(fixture.FAT{Type: 16, SectorSize: 4096, SectorsPerCluster: 1, Size: 20 * mib, Tree: fixture.PiBoot()})},
 		{"mkfs-fat32-512", m(fixture.FAT{Type: 32, SectorsPerCluster: 1, Size: 34 * mib, Tree: fixture.PiBoot()})},
 		{"mkfs-fat32-4096-1fat", m(fixture.FAT{Type: 32, SectorSize: 4096, FATs: 1, SectorsPerCluster: 1, Size: 260 * mib, Tree: fixture.Deep(3)})},
+		{"mbr-p2-mkfs-fat16", func(t *testing.T) *rwVolume {
+			return newPartition(t, "e", 8*mib, &fixture.FAT{Type: 16, SectorsPerCluster: 1, Tree: fixture.PiBoot()}, nil)
+		}},
+		{"mbr-p2-format-fat32", func(t *testing.T) *rwVolume {
+			return newPartition(t, "c", 36*mib, nil, &fatfs.FormatOptions{Type: fatfs.FAT32, SectorsPerCluster: 1, Label: "BOOT"})
+		}},
 	}
 }
 
@@ -200,7 +266,7 @@ func (r *rwVolume) check(t *testing.T, what string) {
 func (r *rwVolume) checkRead(t *testing.T, what string) {
 	t.Helper()
 	compareTrees(t, what+": fatfs (writable)", fatTree(t, r.fsys), r.model, false)
-	ro, err := fatfs.New(r.file, r.v.Size, nil)
+	ro, err := fatfs.New(r.rw, r.v.Size, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +316,7 @@ func TestWriteBasic(t *testing.T) {
 
 func TestReadOnlyWrites(t *testing.T) {
 	r := newFormatted(t, 2*mib, &fatfs.FormatOptions{Type: fatfs.FAT12})
-	ro, err := fatfs.New(r.file, r.v.Size, nil)
+	ro, err := fatfs.New(r.rw, r.v.Size, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
