@@ -2,10 +2,10 @@ package fatfs_test
 
 import (
 	"bytes"
-	"fmt"
-	"io"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"testing"
