@@ -45,7 +45,8 @@ type FormatOptions struct {
 // Format makes an empty FAT file system filling the first size bytes of w,
 // for New or NewRW to open. It writes the reserved sectors, the FATs and the
 // root directory (zeroing them) and nothing of the data area but, on FAT32,
-// the root directory's cluster. Errors name the option that cannot be met,
+// the root directory's cluster, and the last sector (zeros, so that an
+// empty file grows to the volume's size). Errors name the option that cannot be met,
 // e.g. a FAT16 too small for 4085 clusters.
 func Format(w io.WriterAt, size int64, opts *FormatOptions) error {
 	var o FormatOptions
@@ -378,6 +379,12 @@ func (p *formatPlan) write(w io.WriterAt) error {
 	for i := int64(0); i < p.nfats; i++ {
 		if _, err := w.WriteAt(head, fatOff+i*p.fatSectors*ss); err != nil {
 			return formatErr("writing FAT %d: %w", i+1, err)
+		}
+	}
+	// The last sector too, so that an empty file grows to the volume's size.
+	if last := (p.total - 1) * ss; last >= zeroEnd {
+		if _, err := w.WriteAt(make([]byte, ss), last); err != nil {
+			return formatErr("writing the last sector: %w", err)
 		}
 	}
 	if p.hasLabel {

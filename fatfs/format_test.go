@@ -91,6 +91,23 @@ func TestFormat(t *testing.T) {
 	}
 }
 
+// TestFormatEmptyFile formats an empty file: it grows to the size.
+func TestFormatEmptyFile(t *testing.T) {
+	img := filepath.Join(t.TempDir(), "new.img")
+	f, err := os.Create(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := fatfs.Format(f, 40*mib, &fatfs.FormatOptions{Type: fatfs.FAT32}); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := f.Stat(); err != nil || st.Size() != 40*mib {
+		t.Fatalf("image size %v, %v; want %d", st.Size(), err, 40*mib)
+	}
+	fixture.Fsck(t, &fixture.Volume{Image: img, Size: 40 * mib})
+}
+
 func TestFormatErrors(t *testing.T) {
 	for _, c := range []struct {
 		size int64
