@@ -18,6 +18,11 @@
 //     image through the one Image (Image.FS).
 //   - Only FAT partitions can be opened as file systems (see fatfs); other
 //     partitions are refused with an error naming the image and partition.
+//     Writes go through fatfs.NewRW and reach the image as they are made;
+//     Image.Close marks each written volume clean again. A volume is
+//     opened with NewRW even on a read-only Image (its writer refuses), so
+//     that Free works there too; NewRW reads the whole FAT into memory (4
+//     bytes per cluster).
 //   - Path syntax (ParsePath): IMAGE:N/PATH, IMAGE:/PATH and IMAGE:N; a
 //     host path that contains a colon after the name of an existing file is
 //     read as an image path. Prefix such a path with "./" and put the colon

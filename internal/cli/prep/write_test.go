@@ -1,5 +1,3 @@
-//go:build fatwrite
-
 package prep
 
 import (
