@@ -15,7 +15,8 @@
 //     reports (0555 directories, 0444 files), and host symbolic links are
 //     followed.
 //   - Names inside an image are matched without regard to case, as FAT
-//     does.
+//     does. ls -a shows names that begin with a dot; FAT's hidden and
+//     system attributes are not consulted. ls -l shows times in UTC.
 //   - A command that writes to an image holds the image's exclusive lock
 //     (see imgfs) for its whole run; a second writer fails at once.
 //

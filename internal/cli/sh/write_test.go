@@ -1,11 +1,13 @@
 package sh
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nobodd-go/nobodd-go/internal/fixture"
 )
@@ -75,6 +77,12 @@ func TestImageWrite(t *testing.T) {
 		{[]string{"touch", "disk.img:1/a/new", "disk.img:1/ssh"}, "", func(t *testing.T) {
 			if !mexists(t, d, 1, "a/new") || mtype(t, d, 1, "a/new") != "" {
 				t.Error("touch did not make a/new")
+			}
+			// mdir shows the time in the volume's (UTC) clock: today's date.
+			p := d.Part(t, 1)
+			out := string(fixture.Run(t, "mdir", "-i", fmt.Sprintf("%s@@%d", d.Path, p.Offset), "::/ssh"))
+			if today := time.Now().UTC().Format(time.DateOnly); !strings.Contains(out, today) && !strings.Contains(out, time.Now().UTC().Add(-time.Minute).Format(time.DateOnly)) {
+				t.Errorf("touch left the time of ssh: %s", out)
 			}
 		}},
 		{[]string{"cat", "-o", "disk.img:1/a/from-stdin.txt", "-"}, "piped in\n", func(t *testing.T) {
