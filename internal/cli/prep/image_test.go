@@ -348,11 +348,11 @@ func TestConfs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, ok := cfg.Board("ubuntu-24")
-	if !ok {
-		// The stem of ubuntu-24.04.img is ubuntu-24.04: a quoted key.
-		b, ok = cfg.Board("ubuntu-24.04")
+	// The stem of ubuntu-24.04.img is ubuntu-24.04: a quoted key.
+	if !strings.HasPrefix(read(t, tftpd), "[board.\"ubuntu-24.04\"]\n") {
+		t.Errorf("board table:\n%s", read(t, tftpd))
 	}
+	b, ok := cfg.Board("ubuntu-24.04")
 	if !ok || b.Image != img || b.Partition != 1 || !b.HasSerial || b.Serial.String() != "abcd1234" {
 		t.Errorf("board = %+v (found %v)\n%s", b, ok, read(t, tftpd))
 	}
