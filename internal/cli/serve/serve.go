@@ -62,6 +62,7 @@ import (
 	"github.com/nobodd-go/nobodd-go/internal/netboot"
 	"github.com/nobodd-go/nobodd-go/internal/sdnotify"
 	"github.com/nobodd-go/nobodd-go/tftp"
+	"golang.org/x/sys/unix"
 )
 
 // Exit statuses.
@@ -443,7 +444,7 @@ func (d *daemon) run(ctx context.Context, sigs <-chan os.Signal) int {
 				d.reload()
 				continue
 			}
-			why = "signal " + sig.String()
+			why = "signal " + signalName(sig)
 		case <-ctx.Done():
 			why = "context ended"
 		case err := <-served:
@@ -470,6 +471,15 @@ func (d *daemon) run(ctx context.Context, sigs <-chan os.Signal) int {
 			"aborted", st.Aborted, "timed_out", st.TimedOut, "bytes_sent", st.BytesSent)
 		return ExitOK
 	}
+}
+
+func signalName(sig os.Signal) string {
+	if s, ok := sig.(syscall.Signal); ok {
+		if name := unix.SignalName(s); name != "" {
+			return name
+		}
+	}
+	return sig.String()
 }
 
 func (d *daemon) closeRouter() {
