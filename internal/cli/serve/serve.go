@@ -333,13 +333,17 @@ func (d *daemon) listen() (net.PacketConn, error) {
 	_, portFlag := d.opts.overlay.Settings["port"]
 	switch t.Listen {
 	case config.ListenSystemd, config.ListenStdin:
-		if portFlag || t.Port != config.DefaultPort {
+		// Take the socket before logging anything: under inetd, standard
+		// error is the socket until activation.Stdin redirects it.
+		take := activation.Stdin
+		if t.Listen == config.ListenSystemd {
+			take = activation.Systemd
+		}
+		pc, err := take()
+		if err == nil && (portFlag || t.Port != config.DefaultPort) {
 			d.log.Info("the port setting is ignored: the socket is passed in", "listen", t.Listen, "port", t.Port)
 		}
-		if t.Listen == config.ListenSystemd {
-			return activation.Systemd()
-		}
-		return activation.Stdin()
+		return pc, err
 	}
 	addr := net.JoinHostPort(t.Listen, strconv.Itoa(t.Port))
 	pc, err := net.ListenPacket("udp", addr)
@@ -393,16 +397,16 @@ func (d *daemon) receive(r *tftp.Request) (tftp.Upload, error) {
 }
 
 func (d *daemon) run(ctx context.Context, sigs <-chan os.Signal) int {
-	notify, err := sdnotify.Lookup(d.env.LookupEnv, d.env.PID)
-	if err != nil {
-		d.log.Warn("systemd notification settings", "err", err)
-	}
-	d.notify = notify
 	pc, err := d.listen()
 	if err != nil {
 		d.log.Error("cannot open the TFTP socket", "err", err)
 		return ExitFailure
 	}
+	notify, err := sdnotify.Lookup(d.env.LookupEnv, d.env.PID)
+	if err != nil {
+		d.log.Warn("systemd notification settings", "err", err)
+	}
+	d.notify = notify
 	d.router = netboot.New(d.netbootConfig(d.cfg), d.log)
 	root := d.cfg.TFTP.Root
 	d.root.Store(&root)
