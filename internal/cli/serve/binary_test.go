@@ -289,4 +289,3 @@ func TestBinary(t *testing.T) {
 		}
 	})
 }
-
