@@ -285,3 +285,37 @@ func (l *lockedBuffer) Len() int {
 	defer l.mu.Unlock()
 	return l.b.Len()
 }
+
+func TestOACKContents(t *testing.T) {
+	srv := &Server{Handler: oneFile("f", pattern(3000)), MaxBlockSize: 1024, MaxWindowSize: 8}
+	addr := net.UDPAddrFromAddrPort(startServer(t, srv, "udp4", "127.0.0.1:0"))
+	cases := []struct {
+		req  []byte
+		want Options // nil: no OACK, DATA 1 comes first
+	}{
+		{rrq("f", "octet", "multicast", "", "foo", "bar"), nil},
+		{rrq("f", "netascii", "tsize", "0"), nil},
+		{rrq("f", "octet", "BlkSize", "1468", "WINDOWSIZE", "64", "tsize", "0"),
+			Options{{"BlkSize", "1024"}, {"WINDOWSIZE", "8"}, {"tsize", "3000"}}},
+		{rrq("f", "octet", "timeout", "2", "utimeout", "500000", "x", "y", "blksize", "512", "blksize", "600"),
+			Options{{"timeout", "2"}, {"utimeout", "500000"}, {"blksize", "512"}}},
+	}
+	for _, tc := range cases {
+		c := newRawClient(t, "udp4", "127.0.0.1:0")
+		c.send(addr, tc.req)
+		p, tid := c.recv(5 * time.Second)
+		switch p := p.(type) {
+		case *OACKPacket:
+			if !reflect.DeepEqual(p.Options, tc.want) {
+				t.Errorf("%q: OACK %v, want %v", tc.req, p.Options, tc.want)
+			}
+		case *DataPacket:
+			if tc.want != nil || p.Block != 1 {
+				t.Errorf("%q: DATA %d, want OACK %v", tc.req, p.Block, tc.want)
+			}
+		default:
+			t.Errorf("%q: got %+v", tc.req, p)
+		}
+		c.send(tid, AppendError(nil, ErrUndefined, "done"))
+	}
+}
