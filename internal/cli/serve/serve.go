@@ -167,17 +167,24 @@ func usage(w io.Writer, fs *flag.FlagSet) {
 }
 
 // parseFlags parses the command line; a status >= 0 means exit with it.
-func parseFlags(args []string, stdout, stderr io.Writer) (*options, int) {
-	o := &options{}
+// flagValues are where newFlags stores what it parses.
+type flagValues struct {
+	boards, configs multiFlag
+	writable, short bool
+	grace           time.Duration
+}
+
+// newFlags defines the daemon's flags.
+func newFlags(stderr io.Writer) (*flag.FlagSet, *flagValues) {
+	v := &flagValues{}
 	fs := flag.NewFlagSet("nobodd-go", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {}
-	var boards, configs multiFlag
-	fs.Var(&boards, "board", "a board: `SERIAL,IMAGE[,PART[,IP]]` (repeatable; PART defaults to 1, 0 for no partition table)")
-	fs.Var(&configs, "config", "configuration `FILE` (repeatable); replaces the default search path")
-	fs.BoolVar(&o.writable, "writable", false, "accept uploads into --root (create-only; never overwrites)")
-	fs.DurationVar(&o.grace, "shutdown-timeout", DefaultShutdownTimeout, "how long transfers in flight may finish after SIGTERM")
-	short := fs.Bool("v", false, "log at debug level (same as --verbose)")
+	fs.Var(&v.boards, "board", "a board: `SERIAL,IMAGE[,PART[,IP]]` (repeatable; PART defaults to 1, 0 for no partition table)")
+	fs.Var(&v.configs, "config", "configuration `FILE` (repeatable); replaces the default search path")
+	fs.BoolVar(&v.writable, "writable", false, "accept uploads into --root (create-only; never overwrites)")
+	fs.DurationVar(&v.grace, "shutdown-timeout", DefaultShutdownTimeout, "how long transfers in flight may finish after SIGTERM")
+	fs.BoolVar(&v.short, "v", false, "log at debug level (same as --verbose)")
 	for _, k := range config.OverlayKeys() {
 		if k == "single-port" || k == "verbose" {
 			fs.Bool(k, false, settingHelp(k))
@@ -185,6 +192,11 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 			fs.String(k, "", settingHelp(k))
 		}
 	}
+	return fs, v
+}
+
+func parseFlags(args []string, stdout, stderr io.Writer) (*options, int) {
+	fs, v := newFlags(stderr)
 	err := fs.Parse(args)
 	if errors.Is(err, flag.ErrHelp) {
 		usage(stdout, fs)
@@ -198,8 +210,9 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 		fmt.Fprintf(stderr, "nobodd-go: unexpected argument %q; the server takes only flags (subcommands: get, put, demo)\n", fs.Arg(0))
 		return nil, ExitUsage
 	}
-	for _, v := range boards {
-		b, err := config.ParseBoardFlag(v)
+	o := &options{writable: v.writable, grace: v.grace}
+	for _, value := range v.boards {
+		b, err := config.ParseBoardFlag(value)
 		if err != nil {
 			fmt.Fprintf(stderr, "nobodd-go: %v\n", err)
 			return nil, ExitUsage
@@ -209,14 +222,14 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 		}
 		o.boards = append(o.boards, b)
 	}
-	o.configs = configs
+	o.configs = v.configs
 	if o.grace <= 0 {
 		fmt.Fprintf(stderr, "nobodd-go: --shutdown-timeout %v: want a positive duration\n", o.grace)
 		return nil, ExitUsage
 	}
 	o.overlay = config.OverlayFromFlags(fs)
 	o.overlay.Boards = o.boards
-	if _, set := o.overlay.Settings["verbose"]; !set && *short {
+	if _, set := o.overlay.Settings["verbose"]; !set && v.short {
 		o.overlay.Settings["verbose"] = "true"
 	}
 	return o, -1
@@ -347,6 +360,12 @@ func (d *daemon) listen() (net.PacketConn, error) {
 	}
 	addr := net.JoinHostPort(t.Listen, strconv.Itoa(t.Port))
 	pc, err := net.ListenPacket("udp", addr)
+	if err != nil && t.Listen == "::" && errors.Is(err, syscall.EAFNOSUPPORT) {
+		// A host with IPv6 disabled: serve IPv4 rather than nothing.
+		d.log.Warn("IPv6 is not available; listening on IPv4 only", "err", err)
+		addr = net.JoinHostPort("0.0.0.0", strconv.Itoa(t.Port))
+		pc, err = net.ListenPacket("udp", addr)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("listening on UDP %s: %w", addr, err)
 	}
