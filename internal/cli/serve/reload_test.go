@@ -58,10 +58,6 @@ func TestReloadUnderLoad(t *testing.T) {
 	dm := startDaemon(t, []string{"--config", cfg}, map[string]string{"NOTIFY_SOCKET": ns.path})
 	ns.expect(t, "READY=1")
 
-	// A transfer held open (block 1 received, not acknowledged) across
-	// the reload and the rename.
-	held := startRaw(t, dm.addr, "aaaaaaaa/kernel8.img")
-
 	const workers = 20
 	files := []string{"aaaaaaaa/kernel8.img", "cccccccc/kernel8.img", "aaaaaaaa/config.txt", "cccccccc/initrd.img"}
 	stop := make(chan struct{})
@@ -115,6 +111,10 @@ func TestReloadUnderLoad(t *testing.T) {
 		}
 	}
 
+	// A transfer held open (block 1 received, not acknowledged) across
+	// the reload and the rename.
+	held := startRaw(t, dm.addr, "aaaaaaaa/kernel8.img")
+
 	// Replace the image by rename, change the configuration, reload.
 	tmp := live + ".new"
 	if err := os.Link(d2.Path, tmp); err != nil {
@@ -139,6 +139,9 @@ func TestReloadUnderLoad(t *testing.T) {
 		t.Errorf("RELOADING=1 message %q: want MONOTONIC_USEC >= %d", msg, before)
 	}
 	ns.expect(t, "READY=1")
+	if got := held.finish(t); !bytes.Equal(got, v1["kernel8.img"].Data) {
+		t.Errorf("transfer held across the reload: %d bytes, not the old kernel8.img", len(got))
+	}
 
 	// After the reload: the new configuration and the new image.
 	mustGet(t, dm.addr, "bbbbbbbb/config.txt", v2["config.txt"].Data)
@@ -146,9 +149,6 @@ func TestReloadUnderLoad(t *testing.T) {
 	mustGet(t, dm.addr, "aaaaaaaa/kernel8.img", v2["kernel8.img"].Data)
 	close(stop)
 	wg.Wait()
-	if got := held.finish(t); !bytes.Equal(got, v1["kernel8.img"].Data) {
-		t.Errorf("transfer held across the reload: %d bytes, not the old kernel8.img", len(got))
-	}
 	mu.Lock()
 	t.Logf("transfers: %d of the old version, %d of the new", counts["old"], counts["new"])
 	if counts["old"] == 0 || counts["new"] == 0 {
