@@ -67,12 +67,12 @@ func TestReloadUnderLoad(t *testing.T) {
 	counts := map[string]int{}
 	for w := range workers {
 		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-			defer cancel()
 			for i := 0; i < 200; i++ {
 				name := files[(w+i)%len(files)]
 				base := name[strings.IndexByte(name, '/')+1:]
+				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 				got, err := get(ctx, dm.addr, name, []int{512, 1024, 1468}[w%3])
+				cancel()
 				if err != nil {
 					t.Errorf("worker %d: get %s: %v", w, name, err)
 					return
