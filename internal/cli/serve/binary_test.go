@@ -177,9 +177,15 @@ func TestBinary(t *testing.T) {
 	})
 
 	t.Run("listen", func(t *testing.T) {
+		logical := fixture.Tree{"config.txt": {Data: []byte("logical partition\n")}, "kernel8.img": {Data: fixture.Pseudo(12, 90000)}}
+		ld := fixture.NewDisk(t, fixture.Disk{Label: "dos", Partitions: []fixture.Partition{
+			{Type: "c", Size: 16 << 20, FAT: &fixture.FAT{Type: 16, Tree: fixture.Tree{"config.txt": {Data: []byte("primary\n")}}}},
+			{Type: "5"},
+			{Type: "e", Size: 16 << 20, FAT: &fixture.FAT{Type: 16, Tree: logical}},
+		}})
 		port := freePort(t)
 		p := startProc(t, exec.Command(bin, "--listen", "127.0.0.1", "--port", strconv.Itoa(port),
-			"--config", emptyConfig(t), "--board", board))
+			"--config", emptyConfig(t), "--board", board, "--board", "0000e5e5,"+ld.Path+",5"))
 		p.waitLine(t, "msg=serving")
 		addr := fmt.Sprintf("127.0.0.1:%d", port)
 		mustGet(t, addr, "1234abcd/kernel8.img", tree["kernel8.img"].Data)
@@ -192,6 +198,14 @@ func TestBinary(t *testing.T) {
 		}
 		if got, err := os.ReadFile(out); err != nil || !bytes.Equal(got, tree["start4.elf"].Data) {
 			t.Errorf("curl got %d bytes (%v), want start4.elf's %d", len(got), err, len(tree["start4.elf"].Data))
+		}
+		// A board on a logical partition, through curl and tftp.Client.
+		mustGet(t, addr, "0000e5e5/kernel8.img", logical["kernel8.img"].Data)
+		if b, err := exec.CommandContext(ctx, curl, "-sS", "-o", out, fmt.Sprintf("tftp://%s/0000e5e5/config.txt", addr)).CombinedOutput(); err != nil {
+			t.Fatalf("curl: %v\n%s", err, b)
+		}
+		if got, err := os.ReadFile(out); err != nil || !bytes.Equal(got, logical["config.txt"].Data) {
+			t.Errorf("curl from the logical partition got %q (%v)", got, err)
 		}
 		if code := p.stop(t, syscall.SIGTERM); code != 0 {
 			t.Errorf("exit status %d after SIGTERM:\n%s", code, p.stderr)

@@ -3,6 +3,7 @@ package serve
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -30,7 +31,9 @@ image = %q
 `, d.Path))
 	root := t.TempDir()
 	writeFile(t, filepath.Join(root, "bootcode.bin"), "bootcode\n")
-	dm := startDaemon(t, []string{"--config", cfg, "--board", "1234abcd," + d.Path, "--root", root, "-v"}, nil)
+	missing := filepath.Join(dir, "missing.img")
+	dm := startDaemon(t, []string{"--config", cfg, "--board", "1234abcd," + d.Path, "--root", root, "-v",
+		"--board", "0000aaaa," + d.Path + ",2", "--board", "0000bbbb," + d.Path + ",7", "--board", "0000cccc," + missing}, nil)
 
 	mustGet(t, dm.addr, "1234abcd/config.txt", tree["config.txt"].Data)
 	mustGet(t, dm.addr, "5678abcd/kernel8.img", tree["kernel8.img"].Data)
@@ -40,6 +43,18 @@ image = %q
 	defer cancel()
 	if _, err := get(ctx, dm.addr, "1234abcd/../etc/passwd", 512); !isTFTPError(err, tftp.ErrAccess) {
 		t.Errorf("get with ..: %v, want ERROR 2", err)
+	}
+	// Image problems: ERROR 0 with a short message, the details logged.
+	for _, c := range []struct{ name, msg string }{
+		{"0000aaaa/start4.elf", "board 0000aaaa: partition 2 of boot image is not FAT"},
+		{"0000bbbb/start4.elf", "board 0000bbbb: partition 7 not found in boot image"},
+		{"0000cccc/start4.elf", "board 0000cccc: boot image not available"},
+	} {
+		_, err := get(ctx, dm.addr, c.name, 512)
+		var te *tftp.Error
+		if !errors.As(err, &te) || te.Code != tftp.ErrUndefined || te.Message != c.msg {
+			t.Errorf("get %s: %v, want ERROR 0 %q", c.name, err, c.msg)
+		}
 	}
 	// Writes are refused without --writable.
 	if err := (&tftp.Client{}).Put(ctx, dm.addr, "upload.txt", strings.NewReader("x"), 1); !isTFTPError(err, tftp.ErrAccess) {
@@ -58,6 +73,9 @@ image = %q
 		{"level=WARN", "refused request", "1234abcd/../etc/passwd"},
 		{"msg=\"shutting down\"", "SIGTERM"},
 		{"msg=board", "board=desk", "serial=5678abcd"},
+		{"level=ERROR", "board=0000aaaa", "image=" + d.Path, "partition=2", "not a FAT file system"},
+		{"level=ERROR", "board=0000bbbb", "partition=7", "partition 7 not found; image has 1, 2"},
+		{"level=ERROR", "board=0000cccc", "image=" + missing, "no such file or directory"},
 	} {
 		if len(lines(log, want...)) == 0 {
 			t.Errorf("no log line with all of %q:\n%s", want, log)
