@@ -156,11 +156,13 @@ func Main(ctx context.Context, args []string, env Env) int {
 	// Quit quietly on the first SIGINT or SIGTERM, without reloads: the
 	// demo has no configuration file to reload.
 	fwd := make(chan os.Signal, 1)
+	stopped := make(chan struct{})
+	defer close(stopped)
 	go func() {
 		select {
 		case sig := <-sigs:
 			fwd <- sig
-		case <-ctx.Done():
+		case <-stopped:
 		}
 	}()
 	return serve.Main(ctx, []string{

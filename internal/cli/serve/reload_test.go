@@ -254,3 +254,32 @@ func TestShutdownWithTransferInFlight(t *testing.T) {
 		t.Errorf("the transfer in flight did not complete:\n%s", dm.log)
 	}
 }
+
+// TestSecondSignal: a second SIGTERM during the grace period cancels the
+// transfers still running, and Main still exits 0.
+func TestSecondSignal(t *testing.T) {
+	tree := fixture.PiBoot()
+	d := piDisk(t, tree)
+	ns := newNotifySocket(t)
+	empty := filepath.Join(t.TempDir(), "empty.toml")
+	writeFile(t, empty, "[tftp]\ntimeout = \"2s\"\nretries = 10\n")
+	dm := startDaemon(t, []string{"--config", empty, "--board", "1234abcd," + d.Path}, map[string]string{"NOTIFY_SOCKET": ns.path})
+	ns.expect(t, "READY=1")
+	startRaw(t, dm.addr, "1234abcd/start4.elf") // never finished
+	dm.sigs <- syscall.SIGTERM
+	ns.expect(t, "STOPPING=1")
+	dm.sigs <- syscall.SIGHUP // ignored while stopping
+	dm.sigs <- syscall.SIGINT
+	if code := dm.wait(t); code != 0 {
+		t.Fatalf("exit status %d, want 0\n%s", code, dm.log)
+	}
+	log := dm.log.String()
+	for _, want := range []string{"ignoring SIGHUP", "second signal", "transfers still running were cancelled"} {
+		if len(lines(log, want)) != 1 {
+			t.Errorf("no line with %q:\n%s", want, log)
+		}
+	}
+	if len(lines(log, "msg=transfer", "start4.elf", "outcome=failed")) != 1 {
+		t.Errorf("the cancelled transfer is not logged as failed:\n%s", log)
+	}
+}

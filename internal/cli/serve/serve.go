@@ -473,17 +473,19 @@ func (d *daemon) run(ctx context.Context, sigs <-chan os.Signal) int {
 		case err := <-served:
 			d.log.Error("the TFTP socket failed", "err", err)
 			d.sdnotify("STOPPING=1", d.notify.Stopping)
+			sctx, cancel := context.WithTimeout(context.Background(), d.opts.grace)
+			if err := srv.Shutdown(sctx); err != nil {
+				d.log.Warn("grace period over: transfers still running were cancelled", "grace", d.opts.grace)
+			}
+			cancel()
 			d.closeRouter()
 			return ExitFailure
 		}
 		d.sdnotify("STOPPING=1", d.notify.Stopping)
 		active := srv.Stats().Active
 		d.log.Info("shutting down", "why", why, "active_transfers", active, "grace", d.opts.grace)
-		sctx, cancel := context.WithTimeout(context.Background(), d.opts.grace)
-		err := srv.Shutdown(sctx)
-		cancel()
-		if err != nil {
-			d.log.Warn("grace period over: transfers still running were cancelled", "grace", d.opts.grace)
+		if err := d.shutdown(srv, sigs); err != nil {
+			d.log.Warn("transfers still running were cancelled", "why", err)
 		}
 		if err := <-served; !errors.Is(err, tftp.ErrServerClosed) {
 			d.log.Error("the TFTP socket failed", "err", err)
@@ -494,6 +496,39 @@ func (d *daemon) run(ctx context.Context, sigs <-chan os.Signal) int {
 			"aborted", st.Aborted, "timed_out", st.TimedOut, "bytes_sent", st.BytesSent)
 		return ExitOK
 	}
+}
+
+// shutdown stops the server, letting transfers in flight finish for the
+// grace period; a second SIGTERM or SIGINT cancels them at once.
+func (d *daemon) shutdown(srv *tftp.Server, sigs <-chan os.Signal) error {
+	ctx, cancel := context.WithTimeoutCause(context.Background(), d.opts.grace,
+		fmt.Errorf("grace period of %v over", d.opts.grace))
+	defer cancel()
+	done := make(chan struct{})
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		for {
+			select {
+			case sig := <-sigs:
+				if sig != syscall.SIGHUP {
+					d.log.Warn("second signal: cancelling the transfers still running", "signal", signalName(sig))
+					cancel()
+					return
+				}
+				d.log.Info("ignoring SIGHUP while shutting down")
+			case <-done:
+				return
+			}
+		}
+	}()
+	err := srv.Shutdown(ctx)
+	close(done)
+	<-watched
+	if err != nil {
+		return context.Cause(ctx)
+	}
+	return nil
 }
 
 func signalName(sig os.Signal) string {
