@@ -13,12 +13,21 @@ import (
 // BenchmarkTransfer measures a loopback read of a 4 MiB file through the
 // server and the in-package client.
 func BenchmarkTransfer(b *testing.B) {
+	benchTransfer(b, false, []int{512, 1468, 65464})
+}
+
+// BenchmarkTransferSinglePort is BenchmarkTransfer through the main socket.
+func BenchmarkTransferSinglePort(b *testing.B) {
+	benchTransfer(b, true, []int{1468})
+}
+
+func benchTransfer(b *testing.B, single bool, sizes []int) {
 	data := pattern(4 << 20)
-	srv := &Server{Handler: HandlerFunc(func(*Request) (io.ReaderAt, int64, error) {
+	srv := &Server{SinglePort: single, Handler: HandlerFunc(func(*Request) (io.ReaderAt, int64, error) {
 		return bytes.NewReader(data), int64(len(data)), nil
 	})}
 	addr := net.UDPAddrFromAddrPort(startServer(b, srv, "udp4", "127.0.0.1:0"))
-	for _, blk := range []int{512, 1468, 65464} {
+	for _, blk := range sizes {
 		for _, win := range []int{1, 16} {
 			b.Run(fmt.Sprintf("blksize=%d/window=%d", blk, win), func(b *testing.B) {
 				opts := Options{{"blksize", fmt.Sprint(blk)}, {"windowsize", fmt.Sprint(win)}}

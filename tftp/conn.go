@@ -322,15 +322,15 @@ type endpoint struct {
 	peer    netip.AddrPort
 	src     netip.Addr // local address the request came to
 	ifIndex int
-	oob     []byte // control message choosing the source address
-	in      chan []byte
+	oob     []byte       // control message choosing the source address
+	in      chan *[]byte // pooled copies of the peer's packets
 	timer   *time.Timer
 }
 
 var packetPool = sync.Pool{New: func() any { b := make([]byte, 0, 65536); return &b }}
 
 func (l *listener) register(peer netip.AddrPort, src netip.Addr, ifIndex int, queue int) *endpoint {
-	e := &endpoint{l: l, peer: peer, src: src, ifIndex: ifIndex, oob: l.oobFor(src, ifIndex), in: make(chan []byte, queue)}
+	e := &endpoint{l: l, peer: peer, src: src, ifIndex: ifIndex, oob: l.oobFor(src, ifIndex), in: make(chan *[]byte, queue)}
 	l.mu.Lock()
 	l.peers[peer] = e
 	l.mu.Unlock()
@@ -348,11 +348,10 @@ func (l *listener) deliver(peer netip.AddrPort, b []byte) bool {
 		return false
 	}
 	bp := packetPool.Get().(*[]byte)
-	p := append((*bp)[:0], b...)
+	*bp = append((*bp)[:0], b...)
 	select {
-	case e.in <- p:
+	case e.in <- bp:
 	default:
-		*bp = p
 		packetPool.Put(bp)
 	}
 	return true
@@ -369,9 +368,9 @@ func (e *endpoint) recv(ctx context.Context, b []byte, deadline time.Time) (int,
 		e.timer.Reset(d)
 	}
 	select {
-	case p := <-e.in:
-		n := copy(b, p)
-		packetPool.Put(&p)
+	case bp := <-e.in:
+		n := copy(b, *bp)
+		packetPool.Put(bp)
 		return n, nil
 	case <-e.timer.C:
 		return 0, errTimeout

@@ -6,7 +6,8 @@
 //     ERROR 4). netascii reads never offer tsize (the size after
 //     translation is unknown).
 //   - Options: blksize (RFC 2348; at least 8, clamped to
-//     Server.MaxBlockSize), tsize (RFC 2349), timeout (1..255 s), utimeout
+//     Server.MaxBlockSize), tsize (RFC 2349; in an RRQ any value asks for
+//     the size, as with tftp-hpa), timeout (1..255 s), utimeout
 //     (10000..255000000 µs, as tftp-hpa), windowsize (RFC 7440; 1..65535,
 //     clamped to Server.MaxWindowSize, at most 32768). Other options are
 //     ignored and not echoed; nonsense values get ERROR 8. No multicast

@@ -316,7 +316,7 @@ func (s *Server) serve(t *transfer, rp *RequestPacket) (outcome Outcome, err err
 	if req.Mode == "" {
 		return t.fail(&Error{Code: ErrIllegalOp, Message: fmt.Sprintf("transfer mode %q not supported", rp.Mode)})
 	}
-	neg, nerr := negotiate(rp.Options, s.maxBlock(), s.maxWindow())
+	neg, nerr := negotiate(rp.Op, rp.Options, s.maxBlock(), s.maxWindow())
 	if nerr != nil {
 		return t.fail(nerr)
 	}

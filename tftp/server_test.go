@@ -27,7 +27,8 @@ func TestReadOctet(t *testing.T) {
 		files[fmt.Sprintf("f%d", n)] = &fstest.MapFile{Data: pattern(n)}
 	}
 	sink := newStatsSink()
-	srv := &Server{Handler: FileServer(files), OnTransfer: sink.on}
+	// A patient timer: a retransmit here would only mean a stalled machine.
+	srv := &Server{Handler: FileServer(files), OnTransfer: sink.on, MinTimeout: 10 * time.Second, Timeout: 10 * time.Second}
 	addr := net.UDPAddrFromAddrPort(startServer(t, srv, "udp4", "127.0.0.1:0"))
 	for _, n := range sizes {
 		for _, opts := range []Options{nil, {{"tsize", "0"}, {"blksize", "1024"}}, {{"blksize", "8"}, {"windowsize", "4"}}} {
@@ -93,7 +94,8 @@ func TestRequestErrors(t *testing.T) {
 		{rrq("a/b", "octet", "blksize", "7"), ErrOption, ""},
 		{rrq("a/b", "octet", "timeout", "0"), ErrOption, ""},
 		{rrq("a/b", "octet", "windowsize", "0"), ErrOption, ""},
-		{rrq("a/b", "octet", "tsize", "-1"), ErrOption, ""},
+		{wrq("a/b", "octet", "tsize", "-1"), ErrOption, ""},
+		{wrq("a/b", "octet", "tsize", "enable"), ErrOption, ""},
 		{rrq("a/b", "octet", "blksize", "big"), ErrOption, ""},
 		{wrq("a/c", "octet"), ErrAccess, "writes are not allowed"},
 		{[]byte("\x00\x01name-without-nul"), ErrIllegalOp, ""},

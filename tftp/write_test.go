@@ -36,8 +36,11 @@ func TestDirWriter(t *testing.T) {
 	sink := newStatsSink()
 	dw := DirWriter(dir)
 	dw.MaxSize = 100000
-	srv := &Server{WriteHandler: dw, OnTransfer: sink.on, Timeout: 30 * time.Millisecond, MinTimeout: 5 * time.Millisecond, Retries: 2}
+	srv := &Server{WriteHandler: dw, OnTransfer: sink.on}
 	addr := net.UDPAddrFromAddrPort(startServer(t, srv, "udp4", "127.0.0.1:0"))
+	// A second server on the same directory gives up on silent clients fast.
+	impatient := &Server{WriteHandler: dw, OnTransfer: sink.on, Timeout: 30 * time.Millisecond, MinTimeout: 5 * time.Millisecond, Retries: 2}
+	impatientAddr := net.UDPAddrFromAddrPort(startServer(t, impatient, "udp4", "127.0.0.1:0"))
 
 	t.Run("upload", func(t *testing.T) {
 		for _, tc := range []struct {
@@ -103,7 +106,7 @@ func TestDirWriter(t *testing.T) {
 	})
 	t.Run("client-stops", func(t *testing.T) {
 		c := newRawClient(t, "udp4", "127.0.0.1:0")
-		c.send(addr, wrq("partial", "octet"))
+		c.send(impatientAddr, wrq("partial", "octet"))
 		p, tid := c.recv(5 * time.Second)
 		if a, ok := p.(*AckPacket); !ok || a.Block != 0 {
 			t.Fatalf("got %+v", p)
