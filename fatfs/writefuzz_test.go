@@ -1,0 +1,336 @@
+package fatfs
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// fuzzNames are the names fuzzed operations use: short, long, colliding
+// aliases and case variants.
+var fuzzNames = []string{"a", "A", "b.txt", "Long Name One.txt", "Long Name Two.txt", "LONG NAME ONE.TXT", "dir", "Sub Dir", "ünï", strings.Repeat("z", 40)}
+
+// fuzzModel is what a volume must hold: path → contents (nil for a
+// directory, which is in dirs).
+type fuzzModel struct {
+	files map[string][]byte
+	dirs  map[string]bool
+}
+
+// find returns the model path in dir that folds to name, or "".
+func (m *fuzzModel) find(dir, name string) string {
+	for p := range m.files {
+		if path.Dir(p) == dir && strings.EqualFold(path.Base(p), name) {
+			return p
+		}
+	}
+	for p := range m.dirs {
+		if path.Dir(p) == dir && strings.EqualFold(path.Base(p), name) {
+			return p
+		}
+	}
+	return ""
+}
+
+func (m *fuzzModel) sortedDirs() []string {
+	out := []string{"."}
+	for p := range m.dirs {
+		out = append(out, p)
+	}
+	slices.Sort(out[1:])
+	return out
+}
+
+func (m *fuzzModel) sortedFiles() []string {
+	var out []string
+	for p := range m.files {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (m *fuzzModel) under(p string) bool {
+	for q := range m.files {
+		if strings.HasPrefix(q, p+"/") {
+			return true
+		}
+	}
+	for q := range m.dirs {
+		if strings.HasPrefix(q, p+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// compare checks that fsys holds exactly the model.
+func (m *fuzzModel) compare(t *testing.T, fsys *FS, what string) {
+	t.Helper()
+	seen := map[string]bool{}
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p == "." {
+			return nil
+		}
+		seen[p] = true
+		if d.IsDir() {
+			if !m.dirs[p] {
+				return fmt.Errorf("unexpected directory %s", p)
+			}
+			return nil
+		}
+		want, ok := m.files[p]
+		if !ok {
+			return fmt.Errorf("unexpected file %s", p)
+		}
+		got, err := fsys.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(got, want) {
+			return fmt.Errorf("%s: %d bytes, want %d (or contents differ)", p, len(got), len(want))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	for p := range m.files {
+		if !seen[p] {
+			t.Fatalf("%s: file %s missing", what, p)
+		}
+	}
+	for p := range m.dirs {
+		if !seen[p] {
+			t.Fatalf("%s: directory %s missing", what, p)
+		}
+	}
+}
+
+// FuzzWrite applies a sequence of write operations decoded from the input
+// to a small formatted volume and checks after each that the writable FS
+// and a fresh read-only FS both see exactly the model.
+func FuzzWrite(f *testing.F) {
+	f.Add([]byte{0, 0, 1, 2, 3, 0, 4, 2, 1, 200, 5, 0, 1})
+	f.Add([]byte{1, 4, 6, 0, 0, 0, 6, 0, 7, 9, 9, 9, 0, 0, 1, 250, 250, 3, 0, 0, 0, 8, 1, 2, 3})
+	f.Add([]byte{2, 4, 6, 0, 0, 0, 0, 1, 3, 255, 255, 0, 0, 2, 255, 255, 7, 1, 0, 9, 8})
+	f.Add(bytes.Repeat([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, 8))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if len(in) < 1 || len(in) > 400 {
+			return
+		}
+		opts := []struct {
+			size int64
+			fo   FormatOptions
+		}{
+			{512 << 10, FormatOptions{Type: FAT12, SectorsPerCluster: 1, RootEntries: 16}},
+			{2200 << 10, FormatOptions{Type: FAT16, SectorsPerCluster: 1}},
+			{34 << 20, FormatOptions{Type: FAT32, SectorsPerCluster: 1}},
+		}[int(in[0])%3]
+		m, fsys := newMem(t, opts.size, &opts.fo)
+		cs := fsys.Geometry().ClusterSize
+		model := &fuzzModel{files: map[string][]byte{}, dirs: map[string]bool{}}
+		next := func() int {
+			if len(in) == 0 {
+				return 0
+			}
+			b := in[0]
+			in = in[1:]
+			return int(b)
+		}
+		in = in[1:]
+		full := func(err error) bool { return errors.Is(err, syscall.ENOSPC) }
+		for step := 0; len(in) > 0 && step < 60; step++ {
+			op := next() % 9
+			dirs, files := model.sortedDirs(), model.sortedFiles()
+			dir := dirs[next()%len(dirs)]
+			name := fuzzNames[next()%len(fuzzNames)]
+			p := path.Join(dir, name)
+			n := next() * cs / 16 * (1 + next()%8)
+			var what string
+			switch op {
+			case 0: // write a whole file
+				what = "writefile " + p
+				if q := model.find(dir, name); q != "" {
+					if model.dirs[q] {
+						continue
+					}
+					p = q
+				}
+				data := bytes.Repeat([]byte{byte(step)}, n)
+				err := fsys.WriteFile(p, data, 0o644)
+				switch {
+				case err == nil:
+					model.files[p] = data
+				case full(err):
+					model.files[p] = []byte{} // created or truncated, then the write failed
+				default:
+					t.Fatalf("%s: %v", what, err)
+				}
+			case 1, 2, 3: // write at, append, truncate
+				if len(files) == 0 {
+					continue
+				}
+				p = files[n%len(files)]
+				old := model.files[p]
+				off := next() * cs / 8
+				fl, err := fsys.OpenFile(p, os.O_RDWR, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var nd []byte
+				switch op {
+				case 1:
+					what = fmt.Sprintf("writeat %s %d", p, off)
+					data := bytes.Repeat([]byte{byte(step) | 0x80}, next()*3+1)
+					_, err = fl.WriteAt(data, int64(off))
+					nd = make([]byte, max(len(old), off+len(data)))
+					copy(nd, old)
+					copy(nd[off:], data)
+				case 2:
+					what = "append " + p
+					data := bytes.Repeat([]byte{byte(step) | 0x40}, next()*5+1)
+					_, err = fl.Seek(0, 2)
+					if err == nil {
+						_, err = fl.Write(data)
+					}
+					nd = append(slices.Clone(old), data...)
+				case 3:
+					what = fmt.Sprintf("truncate %s %d", p, off)
+					err = fl.Truncate(int64(off))
+					nd = make([]byte, off)
+					copy(nd, old)
+				}
+				if cerr := fl.Close(); cerr != nil {
+					t.Fatal(cerr)
+				}
+				switch {
+				case err == nil:
+					model.files[p] = nd
+				case !full(err):
+					t.Fatalf("%s: %v", what, err)
+				}
+			case 4: // mkdir
+				what = "mkdir " + p
+				err := fsys.Mkdir(p, 0o755)
+				switch {
+				case model.find(dir, name) != "":
+					if !errors.Is(err, fs.ErrExist) {
+						t.Fatalf("%s over an existing name: %v", what, err)
+					}
+				case err == nil:
+					model.dirs[p] = true
+				case !full(err):
+					t.Fatalf("%s: %v", what, err)
+				}
+			case 5, 6: // remove, removeall
+				all := append(files, dirs[1:]...)
+				if len(all) == 0 {
+					continue
+				}
+				p = all[n%len(all)]
+				if op == 5 {
+					what = "remove " + p
+					err := fsys.Remove(p)
+					if model.dirs[p] && model.under(p) {
+						if !errors.Is(err, syscall.ENOTEMPTY) {
+							t.Fatalf("%s (not empty): %v", what, err)
+						}
+						break
+					}
+					if err != nil {
+						t.Fatalf("%s: %v", what, err)
+					}
+				} else {
+					what = "removeall " + p
+					if err := fsys.RemoveAll(p); err != nil {
+						t.Fatalf("%s: %v", what, err)
+					}
+				}
+				delete(model.files, p)
+				delete(model.dirs, p)
+				for q := range model.files {
+					if strings.HasPrefix(q, p+"/") {
+						delete(model.files, q)
+					}
+				}
+				for q := range model.dirs {
+					if strings.HasPrefix(q, p+"/") {
+						delete(model.dirs, q)
+					}
+				}
+			case 7: // rename
+				all := append(files, dirs[1:]...)
+				if len(all) == 0 {
+					continue
+				}
+				src := all[n%len(all)]
+				what = "rename " + src + " " + p
+				isDir := model.dirs[src]
+				err := fsys.Rename(src, p)
+				q := model.find(dir, name)
+				switch {
+				case isDir && (dir == src || strings.HasPrefix(dir, src+"/")):
+					if !errors.Is(err, fs.ErrInvalid) {
+						t.Fatalf("%s (into itself): %v", what, err)
+					}
+					continue
+				case q != "" && q != src && (model.dirs[q] != isDir || model.dirs[q] && model.under(q)):
+					if err == nil {
+						t.Fatalf("%s over %s succeeded", what, q)
+					}
+					continue
+				case full(err):
+					continue
+				case err != nil:
+					t.Fatalf("%s: %v", what, err)
+				}
+				if q != "" && q != src {
+					delete(model.files, q)
+					delete(model.dirs, q)
+				}
+				moved := map[string][]byte{}
+				movedDirs := []string{}
+				for k, v := range model.files {
+					if k == src || strings.HasPrefix(k, src+"/") {
+						moved[p+strings.TrimPrefix(k, src)] = v
+						delete(model.files, k)
+					}
+				}
+				for k := range model.dirs {
+					if k == src || strings.HasPrefix(k, src+"/") {
+						movedDirs = append(movedDirs, p+strings.TrimPrefix(k, src))
+						delete(model.dirs, k)
+					}
+				}
+				for k, v := range moved {
+					model.files[k] = v
+				}
+				for _, k := range movedDirs {
+					model.dirs[k] = true
+				}
+			case 8:
+				what = "sync"
+				if err := fsys.Sync(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			model.compare(t, fsys, what+" (writable)")
+			model.compare(t, mustNew(t, m.b), what+" (fresh)")
+		}
+		if err := fsys.Close(); err != nil {
+			t.Fatal(err)
+		}
+		model.compare(t, mustNew(t, m.b), "after Close")
+	})
+}
