@@ -6,6 +6,7 @@
 //	nobodd-go get [flags] HOST FILE   fetch a file from a TFTP server
 //	nobodd-go put [flags] HOST FILE   send a file to a TFTP server
 //	nobodd-go demo [flags]            build a demo image and serve it
+//	nobodd-go bench [flags] HOST:PORT load-test a TFTP server
 //
 // Exit status: 0 on success, 1 on a runtime failure, 2 on a usage error.
 package main
@@ -18,6 +19,7 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/nobodd-go/nobodd-go/internal/cli/bench"
 	"github.com/nobodd-go/nobodd-go/internal/cli/demo"
 	"github.com/nobodd-go/nobodd-go/internal/cli/getput"
 	"github.com/nobodd-go/nobodd-go/internal/cli/serve"
@@ -30,8 +32,7 @@ type command struct {
 	run        func(ctx context.Context, args []string, stdout, stderr io.Writer) int
 }
 
-// commands is the dispatch table. prep, sh and bench join it as they are
-// written.
+// commands is the dispatch table. prep and sh join it as they are written.
 func commands() []command {
 	return []command{
 		{"serve", "run the server (the default when the first argument is a flag)", func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -42,6 +43,7 @@ func commands() []command {
 		{"demo", "build a small Pi-like image and serve it on 127.0.0.1", func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return demo.Main(ctx, args, demo.Env{Stdout: stdout, Stderr: stderr})
 		}},
+		{"bench", "load-test a TFTP server with transfers or emulated Pi boots", bench.Main},
 	}
 }
 

@@ -30,6 +30,7 @@ func TestDispatch(t *testing.T) {
 		{[]string{"get"}, 2, "", "usage: nobodd-go get"},
 		{[]string{"put", "--bogus"}, 2, "", "-bogus"},
 		{[]string{"demo", "extra"}, 2, "", `unexpected argument "extra"`},
+		{[]string{"bench"}, 2, "", "bench"},
 		{[]string{"--help"}, 0, "-board SERIAL,IMAGE", ""},
 		{[]string{"serve", "--help"}, 0, "-listen", ""},
 		{[]string{"--board", "nothex,x.img"}, 2, "", "not hex"},

@@ -151,7 +151,7 @@ func settingHelp(key string) string {
 }
 
 const synopsis = `usage: nobodd-go [flags]
-       nobodd-go get|put|demo ... (see nobodd-go COMMAND --help)
+       nobodd-go get|put|demo|bench ... (see nobodd-go COMMAND --help)
 
 Serves Raspberry Pi boot files straight out of OS images over TFTP.
 
