@@ -207,7 +207,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 		return nil, ExitUsage
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "nobodd-go: unexpected argument %q; the server takes only flags (subcommands: get, put, demo)\n", fs.Arg(0))
+		fmt.Fprintf(stderr, "nobodd-go: unexpected argument %q; the server takes only flags (subcommands: get, put, demo, bench)\n", fs.Arg(0))
 		return nil, ExitUsage
 	}
 	o := &options{writable: v.writable, grace: v.grace}
