@@ -68,6 +68,15 @@ func runCat(s *session, p *parsed) int {
 			s.report("", outPath, err)
 			return 1
 		}
+		for _, in := range ins {
+			if in.Arg == "-" {
+				continue
+			}
+			if il, err := s.resolve(in); err == nil && sameName(il, l) {
+				s.errorf("%s: input file is output file", in.Arg)
+				return 1
+			}
+		}
 		if st, err := l.fsys.Stat(l.name); err == nil && st.IsDir() {
 			s.report("", outPath, syscall.EISDIR)
 			return 1

@@ -189,6 +189,7 @@ func TestImageErrors(t *testing.T) {
 		{[]string{"cat", "disk.img:1/nope"}, 1, "cat: disk.img:1/nope: No such file or directory\n"},
 		{[]string{"cat", "disk.img:1x/a"}, 1, "cat: invalid image path 'disk.img:1x/a'"},
 		{[]string{"cat", "disk.img:1/overlays"}, 1, "cat: disk.img:1/overlays: Is a directory\n"},
+		{[]string{"cat", "-o", "disk.img:1/CONFIG.txt", "disk.img:1/config.txt"}, 1, "cat: disk.img:1/config.txt: input file is output file\n"},
 		{[]string{"cp", "disk.img:9/a", "x"}, 1, "cp: disk.img: partition 9 not found; image has 1, 2, 3\n"},
 		{[]string{"cp", "disk.img:1/overlays", "x"}, 1, "cp: -r not specified; omitting directory 'disk.img:1/overlays'\n"},
 		{[]string{"cp", "disk.img:1/nope", "x"}, 1, "cp: cannot stat 'disk.img:1/nope': No such file or directory\n"},
