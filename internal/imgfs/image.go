@@ -42,14 +42,13 @@ func OpenImage(name string, write bool) (*Image, error) {
 			return nil, err
 		}
 		if err := flock(f); err != nil {
-			f.Close()
-			return nil, err
+			return nil, errors.Join(err, f.Close())
 		}
 		im.lock = f
 	}
 	if err := im.open(); err != nil {
 		if im.lock != nil {
-			im.lock.Close()
+			err = errors.Join(err, im.lock.Close())
 		}
 		return nil, err
 	}

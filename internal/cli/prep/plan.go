@@ -369,8 +369,7 @@ func (a *applier) one(o op) error {
 			return err
 		}
 		if _, err := w.Write(o.data); err != nil {
-			w.Close()
-			return err
+			return errors.Join(err, w.Close())
 		}
 		return w.Close()
 	}
@@ -389,8 +388,7 @@ func (a *applier) one(o op) error {
 	}
 	n, err := io.Copy(w, r)
 	if err != nil {
-		w.Close()
-		return fmt.Errorf("copying %s to %s: %w", o.host, o.name, err)
+		return errors.Join(fmt.Errorf("copying %s to %s: %w", o.host, o.name, err), w.Close())
 	}
 	if err := w.Close(); err != nil {
 		return err

@@ -310,7 +310,9 @@ func (s *session) doStep(st step) error {
 		return s.wrap("cannot create regular file", st.dst.p, err)
 	}
 	if _, err := io.Copy(errWriter{out}, in); err != nil {
-		out.Close()
+		if cerr := out.Close(); cerr != nil {
+			s.errorf("closing '%s': %s", st.dst, errText(cerr))
+		}
 		var we *writeError
 		if errors.As(err, &we) {
 			return s.wrap("error writing", st.dst.p, we.err)
