@@ -94,9 +94,14 @@ func TestPrepUbuntu(t *testing.T) {
 	for _, label := range []string{"dos", "gpt"} {
 		t.Run(label, func(t *testing.T) {
 			img := piImage(t, label, "ubuntu.img", ubuntuTree(ubuntuCmdline))
-			code, _, errs := prep(t, "-s", "48M", "--nbd-host", "10.0.0.1", "--nbd-name", "lab-pi", img)
+			code, _, errs := prep(t, "-v", "-s", "48M", "--nbd-host", "10.0.0.1", "--nbd-name", "lab-pi", img)
 			if code != 0 {
 				t.Fatalf("prep = %d %s", code, errs)
+			}
+			for _, want := range []string{"ubuntu.img: boot partition 1, root partition 2\n", "rewrite current/cmdline.txt: \"zswap.enabled=1 "} {
+				if !strings.Contains(errs, want) {
+					t.Errorf("-v output lacks %q:\n%s", want, errs)
+				}
 			}
 			want := "ip=dhcp nbdroot=10.0.0.1/lab-pi root=/dev/nbd0p2 zswap.enabled=1 zswap.zpool=z3fold zswap.compressor=zstd multipath=off dwc_otg.lpm_enable=0 console=serial0,115200 console=tty1 rootfstype=ext4 rootwait fixrtc quiet splash"
 			if got := mtype(t, img, 1, "current/cmdline.txt"); got != want {
