@@ -65,7 +65,7 @@ type Options struct {
 	NBDName       string   // "": the image file's name without its extension
 	Cmdline       string   // "": cmdline.txt, or current/cmdline.txt when only that exists
 	BootPartition int      // 0: the first FAT partition
-	RootPartition int      // 0: the first Linux partition that is not the boot partition
+	RootPartition int      // 0: the first Linux partition other than the boot partition (image.RootPartition)
 	Copy          []string // host files and directories to copy into the boot partition
 	Remove        []string // paths to remove from the boot partition
 	Serial        string   // for TFTPDConf
@@ -120,15 +120,15 @@ func newFlagSet(stderr io.Writer, o *Options) *flag.FlagSet {
 	fs.StringVar(&o.NBDName, "nbd-name", "", "NBD export name (default: the image's file name without extension)")
 	fs.StringVar(&o.Cmdline, "cmdline", "", "kernel command line file in the boot partition (default: cmdline.txt, or current/cmdline.txt)")
 	fs.IntVar(&o.BootPartition, "boot-partition", 0, "boot partition number (default: the first FAT partition)")
-	fs.IntVar(&o.RootPartition, "root-partition", 0, "root partition number (default: the first Linux partition after the boot one)")
+	fs.IntVar(&o.RootPartition, "root-partition", 0, "root partition number (default: the first Linux partition other than the boot one)")
 	both("C", "copy", listFlag{&o.Copy}, "copy this host file or directory into the boot partition (repeatable; directories merge)")
 	both("R", "remove", listFlag{&o.Remove}, "remove this file or directory from the boot partition (repeatable)")
 	fs.StringVar(&o.Serial, "serial", "", "the Pi's serial number, for --tftpd-conf")
 	fs.StringVar(&o.TFTPDConf, "tftpd-conf", "", "write a [board.NAME] table for nobodd-go's configuration to FILE (- for standard output)")
 	fs.StringVar(&o.NBDConf, "nbd-conf", "", "write an nbd-server export section to FILE (- for standard output)")
-	verbose := func(v *bool) flag.Value { return boolFlag{v} }
-	both("v", "verbose", verbose(&o.Verbose), "say what is done, step by step")
-	both("q", "quiet", verbose(&o.Quiet), "say nothing but errors")
+	boolVal := func(v *bool) flag.Value { return boolFlag{v} }
+	both("v", "verbose", boolVal(&o.Verbose), "say what is done, step by step")
+	both("q", "quiet", boolVal(&o.Quiet), "say nothing but errors")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "print what would change and change nothing")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: nobodd-go prep [flags] IMAGE\n\nCustomise a disk image for netbooting.\n\n")
