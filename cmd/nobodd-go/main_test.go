@@ -34,9 +34,12 @@ func TestDispatch(t *testing.T) {
 		{[]string{"--help"}, 0, "-board SERIAL,IMAGE", ""},
 		{[]string{"serve", "--help"}, 0, "-listen", ""},
 		{[]string{"--board", "nothex,x.img"}, 2, "", "not hex"},
+		{[]string{"prep"}, 2, "", "prep"},
+		{[]string{"sh", "help"}, 0, "rmdir", ""},
+		{[]string{"sh", "ls", "/nonexistent-nobodd-go-test"}, 2, "", "No such file or directory"},
 	} {
 		var out, errb bytes.Buffer
-		code := run(context.Background(), c.args, &out, &errb)
+		code := run(context.Background(), c.args, strings.NewReader(""), &out, &errb)
 		if code != c.code {
 			t.Errorf("%q: exit %d, want %d (stderr %q)", c.args, code, c.code, errb.String())
 		}
@@ -46,7 +49,7 @@ func TestDispatch(t *testing.T) {
 	}
 	// Every command of the table is listed by help.
 	var out bytes.Buffer
-	run(context.Background(), []string{"help"}, &out, &out)
+	run(context.Background(), []string{"help"}, strings.NewReader(""), &out, &out)
 	for _, c := range commands() {
 		if !strings.Contains(out.String(), "  "+c.name+" ") {
 			t.Errorf("help does not list %q:\n%s", c.name, out.String())
