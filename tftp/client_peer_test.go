@@ -8,12 +8,8 @@ import (
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
-	"net"
 	"os"
-	"os/exec"
-	"os/user"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -37,56 +33,11 @@ func clSizes(blksize int) []int {
 	return []int{0, 1, blksize, 4 * blksize, 2<<20 + 3}
 }
 
-// clStartInTFTPD runs tftp-hpa's in.tftpd in inetd "wait" mode on a loopback
-// socket this test bound (so no port is guessed), serving dir, and returns
-// the address. The daemon's process group (it forks per transfer) is killed
-// when the test ends.
-func clStartInTFTPD(t testing.TB, dir string, extra ...string) string {
-	t.Helper()
-	bin := testpeer.Require(t, "in.tftpd")
-	u, err := user.Current()
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := conn.File()
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := conn.LocalAddr().String()
-	// -u: stay the current user; -p: no o+r checks; -c: allow creation;
-	// -s: chroot to dir; -t: exit when idle this long.
-	args := append([]string{"-u", u.Username, "-p", "-c", "-U", "022", "-t", "120", "-s", dir}, extra...)
-	cmd := exec.Command(bin, args...)
-	cmd.Stdin = f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	// The child holds its own copies of the socket.
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := conn.Close(); err != nil {
-		t.Fatal(err)
-	}
-	pid := cmd.Process.Pid
-	t.Cleanup(func() {
-		// Only the group this test started: the daemon and its children.
-		if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-			t.Errorf("killing in.tftpd group %d: %v", pid, err)
-		}
-		_ = cmd.Wait() // killed: its exit status is "signal: killed"
-		if stderr.Len() > 0 {
-			t.Logf("in.tftpd stderr: %s", stderr.String())
-		}
-	})
-	return addr
+// clStartInTFTPD runs in.tftpd on 127.0.0.1 serving dir (see
+// testpeer.InTFTPD); kept for client_bench_test.go.
+func clStartInTFTPD(tb testing.TB, dir string, extra ...string) string {
+	tb.Helper()
+	return testpeer.InTFTPD(tb, "udp4", dir, extra...)
 }
 
 // clProgress records what a Client reports.
@@ -115,7 +66,7 @@ func clCtx(t *testing.T, d time.Duration) context.Context {
 // lock-step.
 func TestClientInTFTPD(t *testing.T) {
 	dir := t.TempDir()
-	addr := clStartInTFTPD(t, dir)
+	addr := testpeer.InTFTPD(t, "udp4", dir)
 	files := map[int][]byte{}
 	for _, bs := range []int{512, 1024, 1468, 8192, 65464} {
 		for _, size := range clSizes(bs) {
@@ -184,7 +135,7 @@ func TestClientInTFTPDRollover(t *testing.T) {
 		t.Skip("70,000 round trips")
 	}
 	dir := t.TempDir()
-	addr := clStartInTFTPD(t, dir)
+	addr := testpeer.InTFTPD(t, "udp4", dir)
 	data := clPattern(70000*8+5, 7)
 	if err := os.WriteFile(filepath.Join(dir, "big"), data, 0o644); err != nil {
 		t.Fatal(err)
@@ -219,7 +170,7 @@ func TestClientInTFTPDRollover(t *testing.T) {
 // lock-step.
 func TestClientInTFTPDNoOptions(t *testing.T) {
 	dir := t.TempDir()
-	addr := clStartInTFTPD(t, dir, "-r", "blksize", "-r", "tsize", "-r", "timeout", "-r", "blksize2", "-r", "utimeout")
+	addr := testpeer.InTFTPD(t, "udp4", dir, "-r", "blksize", "-r", "tsize", "-r", "timeout", "-r", "blksize2", "-r", "utimeout")
 	data := clPattern(5000, 3)
 	if err := os.WriteFile(filepath.Join(dir, "plain"), data, 0o644); err != nil {
 		t.Fatal(err)
@@ -253,7 +204,7 @@ func TestClientInTFTPDNoOptions(t *testing.T) {
 // and matches fs.ErrNotExist.
 func TestClientInTFTPDErrors(t *testing.T) {
 	dir := t.TempDir()
-	addr := clStartInTFTPD(t, dir)
+	addr := testpeer.InTFTPD(t, "udp4", dir)
 	var c tftp.Client
 	_, err := c.Get(clCtx(t, 30*time.Second), addr, "no-such-file", &bytes.Buffer{})
 	var te *tftp.Error
@@ -269,7 +220,7 @@ func TestClientInTFTPDErrors(t *testing.T) {
 // file on the server has LF line ends both ways.
 func TestClientInTFTPDNetascii(t *testing.T) {
 	dir := t.TempDir()
-	addr := clStartInTFTPD(t, dir)
+	addr := testpeer.InTFTPD(t, "udp4", dir)
 	text := []byte("one\ntwo\r\nthree\rfour\n")
 	text = append(text, bytes.Repeat([]byte("line of text\n"), 200)...)
 	if err := os.WriteFile(filepath.Join(dir, "text"), text, 0o644); err != nil {

@@ -7,9 +7,17 @@
 package testpeer
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
 	"os"
 	"os/exec"
+	"os/user"
+	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // CI reports whether the tests run under continuous integration, where every
@@ -52,4 +60,70 @@ func Missing(tb testing.TB, what string) {
 		tb.Fatalf("required test peer missing under CI: %s", what)
 	}
 	tb.Skipf("skipping: %s not available", what)
+}
+
+// Binary builds the module's command cmd/nobodd-go into a temporary directory
+// of tb and returns its path. The build may take up to three minutes.
+func Binary(tb testing.TB) string {
+	tb.Helper()
+	bin := filepath.Join(tb.TempDir(), "nobodd-go")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/nobodd-go/nobodd-go/cmd/nobodd-go").CombinedOutput()
+	if err != nil {
+		tb.Fatalf("go build cmd/nobodd-go: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// InTFTPD runs tftp-hpa's in.tftpd in inetd "wait" mode on a loopback socket
+// bound here (network "udp4" on 127.0.0.1, "udp6" on ::1), so no port number
+// is guessed, serving dir with uploads allowed and extra arguments appended,
+// and returns its address. The daemon's process group (it forks per transfer)
+// is killed when the test ends, and its standard error logged.
+func InTFTPD(tb testing.TB, network, dir string, extra ...string) string {
+	tb.Helper()
+	bin := Require(tb, "in.tftpd")
+	u, err := user.Current()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ip := net.IPv4(127, 0, 0, 1)
+	if network == "udp6" {
+		ip = net.IPv6loopback
+	}
+	conn, err := net.ListenUDP(network, &net.UDPAddr{IP: ip})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	f, err := conn.File()
+	if err != nil {
+		tb.Fatal(errors.Join(err, conn.Close()))
+	}
+	addr := conn.LocalAddr().String()
+	// -u: stay the current user; -p: no o+r checks; -c: allow creation;
+	// -s: chroot to dir; -t: exit when idle this long.
+	args := append([]string{"-u", u.Username, "-p", "-c", "-U", "022", "-t", "120", "-s", dir}, extra...)
+	cmd := exec.Command(bin, args...)
+	cmd.Stdin = f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	startErr := cmd.Start()
+	// The child holds its own copies of the socket.
+	if err := errors.Join(startErr, f.Close(), conn.Close()); err != nil {
+		tb.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	tb.Cleanup(func() {
+		// Only the group this test started: the daemon and its children.
+		if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+			tb.Errorf("killing in.tftpd group %d: %v", pid, err)
+		}
+		_ = cmd.Wait() // killed: its exit status is "signal: killed"
+		if stderr.Len() > 0 {
+			tb.Logf("in.tftpd stderr: %s", stderr.String())
+		}
+	})
+	return addr
 }

@@ -3,64 +3,16 @@ package getput
 import (
 	"bytes"
 	"context"
-	"errors"
 	"math/rand/v2"
-	"net"
 	"os"
-	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/nobodd-go/nobodd-go/internal/testpeer"
 	"github.com/nobodd-go/nobodd-go/tftp"
 )
-
-// startInTFTPD runs tftp-hpa's in.tftpd in inetd "wait" mode on a socket
-// bound here (network "udp4" on 127.0.0.1 or "udp6" on ::1), serving dir
-// with uploads allowed, and returns the address. The process group it
-// started is killed when the test ends.
-func startInTFTPD(t *testing.T, network, dir string) string {
-	t.Helper()
-	bin := testpeer.Require(t, "in.tftpd")
-	u, err := user.Current()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ip := net.IPv4(127, 0, 0, 1)
-	if network == "udp6" {
-		ip = net.IPv6loopback
-	}
-	conn, err := net.ListenUDP(network, &net.UDPAddr{IP: ip})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := conn.File()
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := conn.LocalAddr().String()
-	cmd := exec.Command(bin, "-u", u.Username, "-p", "-c", "-U", "022", "-t", "60", "-s", dir)
-	cmd.Stdin = f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if err := errors.Join(f.Close(), conn.Close()); err != nil {
-		t.Fatal(err)
-	}
-	pid := cmd.Process.Pid
-	t.Cleanup(func() {
-		if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-			t.Errorf("killing in.tftpd group %d: %v", pid, err)
-		}
-		_ = cmd.Wait() // killed on purpose
-	})
-	return addr
-}
 
 func pattern(n int) []byte {
 	r := rand.New(rand.NewPCG(uint64(n), 1))
@@ -110,7 +62,7 @@ func TestGetPut(t *testing.T) {
 	}
 	for _, network := range []string{"udp4", "udp6"} {
 		t.Run(network, func(t *testing.T) {
-			addr := startInTFTPD(t, network, srv)
+			addr := testpeer.InTFTPD(t, network, srv)
 			t.Run("default-local", func(t *testing.T) {
 				t.Chdir(t.TempDir())
 				var stdout, stderr bytes.Buffer
