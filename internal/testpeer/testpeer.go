@@ -127,3 +127,39 @@ func InTFTPD(tb testing.TB, network, dir string, extra ...string) string {
 	})
 	return addr
 }
+
+// ErrPortInUse is what a start function given to OnFreePort returns (or
+// wraps) when the program it started could not bind the port.
+var ErrPortInUse = errors.New("port already in use")
+
+// OnFreePort calls start with a UDP port of the loopback address ip that was
+// free a moment ago, for a program that binds the port itself. Another
+// process may take the number between the check and the program's bind, so
+// while start reports ErrPortInUse it is called again with another port, up
+// to five times in all; then, or on any other error, the test fails. Where
+// the address family is unavailable the test is skipped (failed under CI).
+// Where a test can hand over the bound socket instead (inetd style, as
+// InTFTPD does), it should.
+func OnFreePort(tb testing.TB, ip net.IP, start func(port int) error) {
+	tb.Helper()
+	const attempts = 5
+	var err error
+	for range attempts {
+		c, lerr := net.ListenUDP("udp", &net.UDPAddr{IP: ip})
+		if lerr != nil {
+			Missing(tb, "loopback "+ip.String()+" ("+lerr.Error()+")")
+			return
+		}
+		port := c.LocalAddr().(*net.UDPAddr).Port
+		if cerr := c.Close(); cerr != nil {
+			tb.Fatal(cerr)
+		}
+		if err = start(port); !errors.Is(err, ErrPortInUse) {
+			break
+		}
+		tb.Logf("port %d was taken meanwhile: %v", port, err)
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+}
