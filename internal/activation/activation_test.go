@@ -505,7 +505,7 @@ func TestSystemdSocketActivate(t *testing.T) {
 				log    []string
 				exited chan struct{}
 			)
-			testpeer.OnFreePort(t, tc.ip, func(port int) error {
+			testpeer.OnFreePort(t, "udp", tc.ip, func(port int) error {
 				listen = &net.UDPAddr{IP: tc.ip, Port: port}
 				args := []string{"-d", "-l", listen.String(), "-E", helperEnv + "=" + mode, "-E", "GORACE=atexit_sleep_ms=0", "--fdname=tftp"}
 				if mode == "stdin" {

@@ -10,6 +10,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -132,27 +134,23 @@ func InTFTPD(tb testing.TB, network, dir string, extra ...string) string {
 // wraps) when the program it started could not bind the port.
 var ErrPortInUse = errors.New("port already in use")
 
-// OnFreePort calls start with a UDP port of the loopback address ip that was
-// free a moment ago, for a program that binds the port itself. Another
+// OnFreePort calls start with a port of network ("udp" or "tcp") on the
+// loopback address ip that was free a moment ago, for a program that binds the port itself. Another
 // process may take the number between the check and the program's bind, so
 // while start reports ErrPortInUse it is called again with another port, up
 // to five times in all; then, or on any other error, the test fails. Where
 // the address family is unavailable the test is skipped (failed under CI).
 // Where a test can hand over the bound socket instead (inetd style, as
 // InTFTPD does), it should.
-func OnFreePort(tb testing.TB, ip net.IP, start func(port int) error) {
+func OnFreePort(tb testing.TB, network string, ip net.IP, start func(port int) error) {
 	tb.Helper()
 	const attempts = 5
 	var err error
 	for range attempts {
-		c, lerr := net.ListenUDP("udp", &net.UDPAddr{IP: ip})
+		port, lerr := freePort(network, ip)
 		if lerr != nil {
 			Missing(tb, "loopback "+ip.String()+" ("+lerr.Error()+")")
 			return
-		}
-		port := c.LocalAddr().(*net.UDPAddr).Port
-		if cerr := c.Close(); cerr != nil {
-			tb.Fatal(cerr)
 		}
 		if err = start(port); !errors.Is(err, ErrPortInUse) {
 			break
@@ -162,4 +160,27 @@ func OnFreePort(tb testing.TB, ip net.IP, start func(port int) error) {
 	if err != nil {
 		tb.Fatal(err)
 	}
+}
+
+// freePort binds port 0 of ip, notes the port and closes the socket.
+func freePort(network string, ip net.IP) (int, error) {
+	var c io.Closer
+	var port int
+	switch network {
+	case "udp":
+		u, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip})
+		if err != nil {
+			return 0, err
+		}
+		c, port = u, u.LocalAddr().(*net.UDPAddr).Port
+	case "tcp":
+		l, err := net.ListenTCP("tcp", &net.TCPAddr{IP: ip})
+		if err != nil {
+			return 0, err
+		}
+		c, port = l, l.Addr().(*net.TCPAddr).Port
+	default:
+		return 0, fmt.Errorf("free port: network %q is not udp or tcp", network)
+	}
+	return port, c.Close()
 }

@@ -12,7 +12,7 @@ import (
 // each time with a port that could be bound, and not after it succeeds.
 func TestOnFreePort(t *testing.T) {
 	calls := 0
-	OnFreePort(t, net.IPv4(127, 0, 0, 1), func(port int) error {
+	OnFreePort(t, "udp", net.IPv4(127, 0, 0, 1), func(port int) error {
 		calls++
 		if port <= 0 || port > 65535 {
 			t.Errorf("port %d", port)
@@ -29,7 +29,7 @@ func TestOnFreePort(t *testing.T) {
 
 // TestOnFreePortBound: the port given to start can really be bound.
 func TestOnFreePortBound(t *testing.T) {
-	OnFreePort(t, net.IPv4(127, 0, 0, 1), func(port int) error {
+	OnFreePort(t, "udp", net.IPv4(127, 0, 0, 1), func(port int) error {
 		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
 		if err != nil {
 			if errors.Is(err, syscall.EADDRINUSE) {

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -383,64 +385,77 @@ func read(t *testing.T, p string) string {
 func serveNBD(t *testing.T, section, name string, size uint64) {
 	t.Helper()
 	bin := testpeer.Require(t, "nbd-server")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	conf := filepath.Join(t.TempDir(), "nbd.conf")
-	full := fmt.Sprintf("[generic]\nlistenaddr = 127.0.0.1\nport = %d\nallowlist = false\n\n%s", port, section)
-	if err := os.WriteFile(conf, []byte(full), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var logs bytes.Buffer
-	cmd := exec.Command(bin, "-C", conf, "-d")
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	var (
+		conn net.Conn
+		logs *bytes.Buffer
+		halt func() // kills nbd-server and waits for it to exit
+	)
+	// nbd-server binds the port itself: a port taken meanwhile is tried
+	// again. Its output is read only once it has exited.
+	testpeer.OnFreePort(t, "tcp", net.IPv4(127, 0, 0, 1), func(port int) error {
+		conf := filepath.Join(t.TempDir(), "nbd.conf")
+		full := fmt.Sprintf("[generic]\nlistenaddr = 127.0.0.1\nport = %d\nallowlist = false\n\n%s", port, section)
+		if err := os.WriteFile(conf, []byte(full), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		logs = new(bytes.Buffer)
+		cmd := exec.Command(bin, "-C", conf, "-d")
+		cmd.Stdout, cmd.Stderr = logs, logs
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		var once sync.Once
+		stop := func() {
+			once.Do(func() {
+				if err := cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+					t.Logf("kill nbd-server %d: %v", cmd.Process.Pid, err)
+				}
+				<-exited
+			})
+		}
+		t.Cleanup(stop)
+		halt = stop
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		deadline := time.NewTimer(10 * time.Second)
+		defer deadline.Stop()
+		for range 200 {
+			c, err := net.DialTimeout("tcp", addr, time.Second)
+			if err == nil {
+				conn = c
+				return nil
+			}
+			select {
+			case err := <-exited:
+				exited <- err // for stop
+				if strings.Contains(logs.String(), "Address already in use") {
+					return fmt.Errorf("%w: nbd-server exited: %v\n%s", testpeer.ErrPortInUse, err, logs)
+				}
+				return fmt.Errorf("nbd-server exited: %v\n%s", err, logs)
+			case <-deadline.C:
+				stop()
+				return fmt.Errorf("nbd-server does not listen on %s\n%s", addr, logs)
+			case <-tick.C:
+			}
+		}
+		stop()
+		return fmt.Errorf("nbd-server does not listen on %s\n%s", addr, logs)
+	})
 	defer func() {
-		if err := cmd.Process.Kill(); err != nil {
-			t.Logf("kill nbd-server %d: %v", cmd.Process.Pid, err)
+		if err := conn.Close(); err != nil {
+			t.Error(err)
 		}
-		<-exited
 	}()
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	var conn net.Conn
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.NewTimer(10 * time.Second)
-	defer deadline.Stop()
-	for i := 0; conn == nil && i < 200; i++ {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			conn = c
-			break
-		}
-		select {
-		case err := <-exited:
-			exited <- err
-			t.Fatalf("nbd-server exited: %v\n%s", err, logs.String())
-		case <-deadline.C:
-			t.Fatalf("nbd-server does not listen on %s\n%s", addr, logs.String())
-		case <-tick.C:
-		}
-	}
-	if conn == nil {
-		t.Fatalf("nbd-server does not listen on %s", addr)
-	}
-	defer conn.Close()
 	if err := conn.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	hello := make([]byte, 18)
 	if _, err := io.ReadFull(conn, hello); err != nil {
-		t.Fatalf("handshake: %v\n%s", err, logs.String())
+		halt()
+		t.Fatalf("handshake: %v\n%s", err, logs)
 	}
 	if string(hello[:16]) != "NBDMAGICIHAVEOPT" {
 		t.Fatalf("not a newstyle server: %q", hello)
@@ -456,7 +471,8 @@ func serveNBD(t *testing.T, section, name string, size uint64) {
 	}
 	reply := make([]byte, 10)
 	if _, err := io.ReadFull(conn, reply); err != nil {
-		t.Fatalf("export %q refused: %v\n%s", name, err, logs.String())
+		halt()
+		t.Fatalf("export %q refused: %v\n%s", name, err, logs)
 	}
 	if got := binary.BigEndian.Uint64(reply); got != size {
 		t.Errorf("export size %d, want %d", got, size)

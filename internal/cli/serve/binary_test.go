@@ -179,7 +179,7 @@ func TestBinary(t *testing.T) {
 		}})
 		var p *proc
 		var addr string
-		testpeer.OnFreePort(t, net.IPv4(127, 0, 0, 1), func(port int) error {
+		testpeer.OnFreePort(t, "udp", net.IPv4(127, 0, 0, 1), func(port int) error {
 			p = startProc(t, exec.Command(bin, "--listen", "127.0.0.1", "--port", strconv.Itoa(port),
 				"--config", emptyConfig(t), "--board", board, "--board", "0000e5e5,"+ld.Path+",5"))
 			addr = fmt.Sprintf("127.0.0.1:%d", port)
@@ -238,7 +238,7 @@ func TestBinary(t *testing.T) {
 		ssa := testpeer.Require(t, "systemd-socket-activate")
 		var p *proc
 		var addr string
-		testpeer.OnFreePort(t, net.IPv4(127, 0, 0, 1), func(port int) error {
+		testpeer.OnFreePort(t, "udp", net.IPv4(127, 0, 0, 1), func(port int) error {
 			addr = fmt.Sprintf("127.0.0.1:%d", port)
 			p = startProc(t, exec.Command(ssa, "-d", "-l", addr,
 				bin, "--listen", "systemd", "--port", "6969", "--config", emptyConfig(t), "--board", board))
@@ -287,7 +287,7 @@ func TestBinary(t *testing.T) {
 		writeFile(t, cfg, "[tftp]\ntimeout = \"2s\"\nretries = 10\n")
 		var p *proc
 		var addr string
-		testpeer.OnFreePort(t, net.IPv4(127, 0, 0, 1), func(port int) error {
+		testpeer.OnFreePort(t, "udp", net.IPv4(127, 0, 0, 1), func(port int) error {
 			addr = fmt.Sprintf("127.0.0.1:%d", port)
 			cmd := exec.Command(bin, "--listen", "127.0.0.1", "--port", strconv.Itoa(port), "--config", cfg, "--board", board)
 			cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+ns.path, "WATCHDOG_USEC=2000000")
