@@ -1,7 +1,6 @@
 package tftp_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -24,31 +23,13 @@ type probeRecorder struct {
 	mu    sync.Mutex
 	opts  []tftp.Options
 	stats []*tftp.TransferStats
-	done  chan struct{} // one token per finished transfer
-	log   *lockedBuffer // the server's log at Info level and above
-}
-
-// lockedBuffer is a bytes.Buffer safe for the server's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	done  chan struct{}       // one token per finished transfer
+	log   *tftptest.LogBuffer // the server's log at Info level and above
 }
 
 func newProbeServer(t *testing.T, h tftp.Handler) (*tftptest.Server, *probeRecorder) {
 	t.Helper()
-	rec := &probeRecorder{done: make(chan struct{}, 64), log: &lockedBuffer{}}
+	rec := &probeRecorder{done: make(chan struct{}, 64), log: &tftptest.LogBuffer{}}
 	srv := tftptest.NewUnstartedServer(tftp.HandlerFunc(func(r *tftp.Request) (io.ReaderAt, int64, error) {
 		rec.mu.Lock()
 		rec.opts = append(rec.opts, append(tftp.Options(nil), r.Options...))

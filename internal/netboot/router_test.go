@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,44 +20,6 @@ import (
 	"github.com/nobodd-go/nobodd-go/tftp"
 	"github.com/nobodd-go/nobodd-go/tftp/tftptest"
 )
-
-// logBuf collects log output from several goroutines.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// lines returns the log lines containing every one of words.
-func (l *logBuf) lines(words ...string) []string {
-	var out []string
-	for line := range strings.SplitSeq(l.String(), "\n") {
-		ok := line != ""
-		for _, w := range words {
-			ok = ok && strings.Contains(line, w)
-		}
-		if ok {
-			out = append(out, line)
-		}
-	}
-	return out
-}
-
-func newLogger() (*slog.Logger, *logBuf) {
-	lb := &logBuf{}
-	return slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug})), lb
-}
 
 // piDisk builds an MBR image: partition 1 FAT32 with tree, partition 2 an
 // empty Linux partition.
@@ -133,7 +94,7 @@ func TestRoutePrefixes(t *testing.T) {
 	b2 := config.Board{Name: "pi-mac", MAC: mac, Image: d.Path, Partition: 1}
 	b3 := config.Board{Name: "pi-custom", Prefix: "Kiosk-1", Image: d.Path, Partition: 1}
 	b4 := board("pi-16digit", "10000000CAFEF00D", d.Path)
-	log, lb := newLogger()
+	log, lb := tftptest.NewLogger(slog.LevelDebug)
 	r := New(Config{Boards: []config.Board{b1, b2, b3, b4}}, log)
 	defer r.Close()
 	s := serve(t, r)
@@ -158,7 +119,7 @@ func TestRoutePrefixes(t *testing.T) {
 		_, err := get(t, s.Addr, name)
 		wantCode(t, err, tftp.ErrNotFound, name)
 	}
-	if l := lb.lines("level=ERROR"); len(l) != 0 {
+	if l := lb.Lines("level=ERROR"); len(l) != 0 {
 		t.Errorf("error lines logged for good requests: %q", l)
 	}
 }
@@ -223,7 +184,7 @@ func TestUnprefixedFallback(t *testing.T) {
 	}
 	b := board("pi", "1234abcd", d.Path)
 	b.IP = netip.MustParseAddr("127.0.0.1")
-	log, lb := newLogger()
+	log, lb := tftptest.NewLogger(slog.LevelDebug)
 	r := New(Config{Boards: []config.Board{b}, Root: root}, log)
 	defer r.Close()
 	s := serve(t, r)
@@ -238,7 +199,7 @@ func TestUnprefixedFallback(t *testing.T) {
 	if te := wantCode(t, err, tftp.ErrNotFound, "deadbee0/start4.elf"); !strings.Contains(te.Message, "deadbee0") {
 		t.Errorf("unknown board message %q does not name the prefix", te.Message)
 	}
-	if len(lb.lines("unknown board", "deadbee0")) != 1 {
+	if len(lb.Lines("unknown board", "deadbee0")) != 1 {
 		t.Errorf("no log line for the unknown board:\n%s", lb)
 	}
 	// From another client: the root only.
@@ -271,13 +232,13 @@ func TestRootSymlinkEscape(t *testing.T) {
 	if err := os.Symlink(secret, filepath.Join(root, "link")); err != nil {
 		t.Fatal(err)
 	}
-	log, lb := newLogger()
+	log, lb := tftptest.NewLogger(slog.LevelDebug)
 	r := New(Config{Root: root}, log)
 	defer r.Close()
 	s := serve(t, r)
 	_, err := get(t, s.Addr, "link")
 	wantCode(t, err, tftp.ErrAccess, "link")
-	if len(lb.lines("refused request", "link")) == 0 {
+	if len(lb.Lines("refused request", "link")) == 0 {
 		t.Errorf("no log line for the escaping link:\n%s", lb)
 	}
 }
@@ -293,7 +254,7 @@ func TestIPRestriction(t *testing.T) {
 	v6.IP = netip.MustParseAddr("::1")
 	elsewhere := board("pi-elsewhere", "9999abcd", d.Path)
 	elsewhere.IP = netip.MustParseAddr("192.0.2.7")
-	log, lb := newLogger()
+	log, lb := tftptest.NewLogger(slog.LevelDebug)
 	r := New(Config{Boards: []config.Board{v4, v6, elsewhere}}, log)
 	defer r.Close()
 
@@ -327,7 +288,7 @@ func TestIPRestriction(t *testing.T) {
 	} {
 		_, err := get(t, c.addr, c.name)
 		wantCode(t, err, tftp.ErrAccess, c.name)
-		if l := lb.lines("level=WARN", c.name, "client="+c.client, "board_ip="+c.boardIP); len(l) != 1 {
+		if l := lb.Lines("level=WARN", c.name, "client="+c.client, "board_ip="+c.boardIP); len(l) != 1 {
 			t.Errorf("want one Warn line naming %s, client %s and board ip %s:\n%s", c.name, c.client, c.boardIP, lb)
 		}
 	}
@@ -348,7 +309,7 @@ func TestBadNames(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "passwd"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	log, lb := newLogger()
+	log, lb := tftptest.NewLogger(slog.LevelDebug)
 	r := New(Config{Boards: []config.Board{board("pi", "1234abcd", d.Path)}, Root: root}, log)
 	defer r.Close()
 	s := serve(t, r)
@@ -372,7 +333,7 @@ func TestBadNames(t *testing.T) {
 	} {
 		_, err := get(t, s.Addr, c.name)
 		wantCode(t, err, c.code, c.name)
-		if len(lb.lines(c.why)) == 0 {
+		if len(lb.Lines(c.why)) == 0 {
 			t.Errorf("%q: no log line saying %q:\n%s", c.name, c.why, lb)
 		}
 		mustGet(t, s.Addr, "1234abcd/config.txt", tree["config.txt"].Data)
@@ -400,7 +361,7 @@ func TestImageErrors(t *testing.T) {
 	noPart.Partition = 3
 	notFAT := board("notfat", "00000002", d.Path)
 	notFAT.Partition = 2
-	log, lb := newLogger()
+	log, lb := tftptest.NewLogger(slog.LevelDebug)
 	r := New(Config{Boards: []config.Board{
 		board("missing", "00000001", missing), noPart, notFAT,
 		board("garbage", "00000004", garbage), board("good", "00000005", d.Path),
@@ -421,12 +382,12 @@ func TestImageErrors(t *testing.T) {
 		if strings.Contains(te.Message, dir) || strings.Contains(te.Message, "/") {
 			t.Errorf("%s: message %q leaks a path", c.name, te.Message)
 		}
-		if len(lb.lines("level=ERROR", c.log)) == 0 {
+		if len(lb.Lines("level=ERROR", c.log)) == 0 {
 			t.Errorf("%s: no Error line with %q:\n%s", c.name, c.log, lb)
 		}
 		mustGet(t, s.Addr, "00000005/config.txt", fixture.PiBoot()["config.txt"].Data)
 	}
-	if len(lb.lines("level=ERROR", "image="+missing, "partition=1", "board=missing")) == 0 {
+	if len(lb.Lines("level=ERROR", "image="+missing, "partition=1", "board=missing")) == 0 {
 		t.Errorf("missing image line lacks board, image or partition:\n%s", lb)
 	}
 	// The image appears: the next request succeeds.
@@ -454,7 +415,7 @@ func TestImageReplaced(t *testing.T) {
 	if err := os.Link(oldDisk.Path, live); err != nil {
 		t.Fatal(err)
 	}
-	log, lb := newLogger()
+	log, lb := tftptest.NewLogger(slog.LevelDebug)
 	r := New(Config{Boards: []config.Board{board("pi", "1234abcd", live)}}, log)
 	defer r.Close()
 	req := func(name string) (*content, int64) {
@@ -513,7 +474,7 @@ func TestImageReplaced(t *testing.T) {
 	if _, err := cur.v.f.Stat(); err != nil {
 		t.Errorf("current image closed while its board still exists: %v", err)
 	}
-	if len(lb.lines("image changed")) != 1 {
+	if len(lb.Lines("image changed")) != 1 {
 		t.Errorf("want one 'image changed' line:\n%s", lb)
 	}
 

@@ -3,8 +3,10 @@ package tftptest
 import (
 	"bytes"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -118,5 +120,29 @@ func TestLossyConn(t *testing.T) {
 	}
 	if g1, g2 := mixed(), mixed(); !bytes.Equal(g1, g2) {
 		t.Errorf("same seed, different results: %v vs %v", g1, g2)
+	}
+}
+
+// TestLogBuffer: lines are matched on every word, written from several
+// goroutines at once.
+func TestLogBuffer(t *testing.T) {
+	log, lb := NewLogger(slog.LevelInfo)
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Go(func() { log.Info("transfer", "n", i, "outcome", "completed") })
+	}
+	log.Debug("hidden")
+	wg.Wait()
+	if got := lb.Lines("msg=transfer", "outcome=completed"); len(got) != 4 {
+		t.Errorf("%d matching lines, want 4:\n%s", len(got), lb)
+	}
+	if got := lb.Lines("n=2", "outcome=completed"); len(got) != 1 {
+		t.Errorf("lines %q, want one with n=2", got)
+	}
+	if got := lb.Lines("hidden"); len(got) != 0 {
+		t.Errorf("debug line logged at info level: %q", got)
+	}
+	if got := Lines("a b\n\nb c\na c\n", "a", "c"); len(got) != 1 || got[0] != "a c" {
+		t.Errorf(`Lines(…, "a", "c") = %q, want ["a c"]`, got)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,24 +19,8 @@ import (
 	"github.com/nobodd-go/nobodd-go/internal/pisim"
 	"github.com/nobodd-go/nobodd-go/internal/testpeer"
 	"github.com/nobodd-go/nobodd-go/tftp"
+	"github.com/nobodd-go/nobodd-go/tftp/tftptest"
 )
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestBuildImage checks the demo image with this module's readers and with
 // fsck.fat.
@@ -111,7 +94,7 @@ func TestBuildImage(t *testing.T) {
 // TestDemo runs the demo, fetches every file with tftp.Client and one with
 // curl, boots an emulated Pi 4 from it, then stops it with SIGINT.
 func TestDemo(t *testing.T) {
-	out, errb := &syncBuf{}, &syncBuf{}
+	out, errb := &tftptest.LogBuffer{}, &tftptest.LogBuffer{}
 	sigs := make(chan os.Signal, 1)
 	ready := make(chan net.Addr, 1)
 	done := make(chan int, 1)
@@ -173,7 +156,7 @@ func TestDemo(t *testing.T) {
 // a copy of the image.
 func TestDemoDuration(t *testing.T) {
 	keep := filepath.Join(t.TempDir(), "kept.img")
-	out := &syncBuf{}
+	out := &tftptest.LogBuffer{}
 	code := Main(context.Background(), []string{"--duration", "300ms", "--keep", keep}, Env{Stdout: out, Stderr: out})
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s", code, out)

@@ -18,19 +18,20 @@ import (
 
 	"github.com/nobodd-go/nobodd-go/internal/fixture"
 	"github.com/nobodd-go/nobodd-go/internal/testpeer"
+	"github.com/nobodd-go/nobodd-go/tftp/tftptest"
 )
 
 // proc is a started binary whose standard error is collected.
 type proc struct {
 	cmd    *exec.Cmd
-	stderr *logBuf
+	stderr *tftptest.LogBuffer
 	lines  chan string
 	done   chan struct{}
 }
 
 func startProc(t *testing.T, cmd *exec.Cmd) *proc {
 	t.Helper()
-	p := &proc{cmd: cmd, stderr: &logBuf{}, lines: make(chan string, 256), done: make(chan struct{})}
+	p := &proc{cmd: cmd, stderr: &tftptest.LogBuffer{}, lines: make(chan string, 256), done: make(chan struct{})}
 	r, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -207,7 +208,7 @@ func TestBinary(t *testing.T) {
 		if code := p.stop(t, syscall.SIGTERM); code != 0 {
 			t.Errorf("exit status %d after SIGTERM:\n%s", code, p.stderr)
 		}
-		if len(lines(p.stderr.String(), "msg=transfer", "file=1234abcd/start4.elf", "board=1234abcd", "outcome=completed")) != 1 {
+		if len(tftptest.Lines(p.stderr.String(), "msg=transfer", "file=1234abcd/start4.elf", "board=1234abcd", "outcome=completed")) != 1 {
 			t.Errorf("no transfer line for curl's request:\n%s", p.stderr)
 		}
 	})
@@ -250,7 +251,7 @@ func TestBinary(t *testing.T) {
 		if code := p.stop(t, syscall.SIGTERM); code != 0 {
 			t.Errorf("exit status %d after SIGTERM:\n%s", code, p.stderr)
 		}
-		if len(lines(p.stderr.String(), "port setting is ignored")) != 1 {
+		if len(tftptest.Lines(p.stderr.String(), "port setting is ignored")) != 1 {
 			t.Errorf("no note that --port is ignored:\n%s", p.stderr)
 		}
 	})

@@ -15,6 +15,7 @@ import (
 
 	"github.com/nobodd-go/nobodd-go/internal/fixture"
 	"github.com/nobodd-go/nobodd-go/internal/sdnotify"
+	"github.com/nobodd-go/nobodd-go/tftp/tftptest"
 )
 
 // versions returns two boot trees that differ in every file a test reads.
@@ -168,14 +169,14 @@ func TestReloadUnderLoad(t *testing.T) {
 		{"msg=\"image changed", "image=" + live},
 		{"msg=\"configuration reloaded\"", "added=1", "changed=1"},
 	} {
-		if len(lines(log, want...)) != 1 {
+		if len(tftptest.Lines(log, want...)) != 1 {
 			t.Errorf("want one log line with %q:\n%s", want, log)
 		}
 	}
-	if l := lines(log, "outcome=", "level=WARN"); len(l) > 0 {
+	if l := tftptest.Lines(log, "outcome=", "level=WARN"); len(l) > 0 {
 		t.Errorf("transfers with warnings: %q", l)
 	}
-	if l := lines(log, "level=ERROR"); len(l) > 0 {
+	if l := tftptest.Lines(log, "level=ERROR"); len(l) > 0 {
 		t.Errorf("errors logged: %q", l)
 	}
 }
@@ -198,11 +199,11 @@ func TestReloadBadConfig(t *testing.T) {
 	mustGet(t, dm.addr, "1234abcd/config.txt", tree["config.txt"].Data)
 	log := dm.log.String()
 	for _, want := range []string{`unknown key \"bogus\"`, `serial \"xyz\": not hex`} {
-		if len(lines(log, "level=ERROR", "configuration error", cfg, want)) != 1 {
+		if len(tftptest.Lines(log, "level=ERROR", "configuration error", cfg, want)) != 1 {
 			t.Errorf("no error line with %q:\n%s", want, log)
 		}
 	}
-	if len(lines(log, "level=ERROR", "reload failed")) != 1 {
+	if len(tftptest.Lines(log, "level=ERROR", "reload failed")) != 1 {
 		t.Errorf("no 'reload failed' line:\n%s", log)
 	}
 
@@ -212,15 +213,15 @@ func TestReloadBadConfig(t *testing.T) {
 	ns.expect(t, "RELOADING=1")
 	ns.expect(t, "READY=1")
 	log = dm.log.String()
-	if len(lines(log, "level=WARN", "restart", "tftp.timeout")) != 1 {
+	if len(tftptest.Lines(log, "level=WARN", "restart", "tftp.timeout")) != 1 {
 		t.Errorf("no warning that tftp.timeout needs a restart:\n%s", log)
 	}
-	if len(lines(log, "setting changed", "log.verbose")) != 1 {
+	if len(tftptest.Lines(log, "setting changed", "log.verbose")) != 1 {
 		t.Errorf("no line for the live log.verbose change:\n%s", log)
 	}
 	// log.verbose took effect: early-terminate aborts are logged at debug.
 	mustGet(t, dm.addr, "1234abcd/cmdline.txt", tree["cmdline.txt"].Data)
-	if len(lines(dm.log.String(), "level=DEBUG")) == 0 {
+	if len(tftptest.Lines(dm.log.String(), "level=DEBUG")) == 0 {
 		t.Errorf("no debug lines after verbose was switched on by a reload")
 	}
 }
@@ -250,7 +251,7 @@ func TestShutdownWithTransferInFlight(t *testing.T) {
 	if code := dm.wait(t); code != 0 {
 		t.Fatalf("exit status %d, want 0\n%s", code, dm.log)
 	}
-	if len(lines(dm.log.String(), "msg=transfer", "start4.elf", "outcome=completed")) != 1 {
+	if len(tftptest.Lines(dm.log.String(), "msg=transfer", "start4.elf", "outcome=completed")) != 1 {
 		t.Errorf("the transfer in flight did not complete:\n%s", dm.log)
 	}
 }
@@ -275,11 +276,11 @@ func TestSecondSignal(t *testing.T) {
 	}
 	log := dm.log.String()
 	for _, want := range []string{"ignoring SIGHUP", "second signal", "transfers still running were cancelled"} {
-		if len(lines(log, want)) != 1 {
+		if len(tftptest.Lines(log, want)) != 1 {
 			t.Errorf("no line with %q:\n%s", want, log)
 		}
 	}
-	if len(lines(log, "msg=transfer", "start4.elf", "outcome=failed")) != 1 {
+	if len(tftptest.Lines(log, "msg=transfer", "start4.elf", "outcome=failed")) != 1 {
 		t.Errorf("the cancelled transfer is not logged as failed:\n%s", log)
 	}
 }

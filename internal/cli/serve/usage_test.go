@@ -6,13 +6,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nobodd-go/nobodd-go/tftp/tftptest"
 )
 
 // runMain runs Main to completion for arguments that make it exit at
 // start-up.
 func runMain(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	out, errb := &logBuf{}, &logBuf{}
+	out, errb := &tftptest.LogBuffer{}, &tftptest.LogBuffer{}
 	done := make(chan int, 1)
 	go func() {
 		done <- Main(context.Background(), args, Env{Stdout: out, Stderr: errb,
@@ -78,11 +80,11 @@ func TestBadConfigurations(t *testing.T) {
 			t.Errorf("%q: exit status %d, want %d\n%s", c.args, code, ExitFailure, stderr)
 		}
 		for _, w := range c.want {
-			if len(lines(stderr, "level=ERROR", "configuration error", w)) != 1 {
+			if len(tftptest.Lines(stderr, "level=ERROR", "configuration error", w)) != 1 {
 				t.Errorf("%q: no error line with %q:\n%s", c.args, w, stderr)
 			}
 		}
-		if len(lines(stderr, "not starting")) != 1 {
+		if len(tftptest.Lines(stderr, "not starting")) != 1 {
 			t.Errorf("%q: no 'not starting' line:\n%s", c.args, stderr)
 		}
 	}
