@@ -51,6 +51,7 @@ import (
 	"time"
 
 	ib "github.com/nobodd-go/nobodd-go/internal/bench"
+	"github.com/nobodd-go/nobodd-go/internal/cli"
 	"github.com/nobodd-go/nobodd-go/tftp"
 )
 
@@ -148,21 +149,9 @@ func (t *tagFlag) Set(v string) error {
 // parse parses flags interleaved with the positional argument and checks
 // them.
 func parse(fs *flag.FlagSet, args []string, o *options) error {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			break
-		}
-		if args[0] == "--" {
-			pos = append(pos, args[1:]...)
-			break
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
+	pos, err := cli.ParseInterleaved(fs, args)
+	if err != nil {
+		return err
 	}
 	if len(pos) != 1 {
 		return errors.New("want one HOST:PORT argument")
@@ -284,10 +273,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	const synopsis = "bench [flags] HOST:PORT"
 	var o options
 	fs := newFlagSet(stderr, &o)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: nobodd-go %s\n", synopsis)
-		fs.PrintDefaults()
-	}
+	fs.Usage = cli.Usage(stderr, fs, synopsis, "")
 	err := parse(fs, args, &o)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK

@@ -33,6 +33,7 @@ import (
 	"syscall"
 
 	"github.com/nobodd-go/nobodd-go/config"
+	"github.com/nobodd-go/nobodd-go/internal/cli"
 	"github.com/nobodd-go/nobodd-go/internal/cli/serve"
 )
 
@@ -65,10 +66,7 @@ func Main(ctx context.Context, args []string, env Env) int {
 	port := fs.Int("port", 0, "UDP port on 127.0.0.1; 0 picks a free one")
 	duration := fs.Duration("duration", 0, "stop after this long; 0 runs until Ctrl-C")
 	keep := fs.String("keep", "", "copy the demo image to this file before serving")
-	fs.Usage = func() {
-		fmt.Fprintln(env.Stderr, "usage: nobodd-go demo [--serial HEX] [--port N] [--duration D] [--keep FILE]")
-		fs.PrintDefaults()
-	}
+	fs.Usage = cli.Usage(env.Stderr, fs, "demo [--serial HEX] [--port N] [--duration D] [--keep FILE]", "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return serve.ExitOK

@@ -36,6 +36,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nobodd-go/nobodd-go/internal/cli"
 	"github.com/nobodd-go/nobodd-go/tftp"
 )
 
@@ -66,21 +67,9 @@ func newFlagSet(name string, stderr io.Writer, o *options) *flag.FlagSet {
 // parse parses flags interleaved with positional arguments and checks the
 // common ones.
 func parse(fs *flag.FlagSet, args []string, o *options) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			break
-		}
-		if args[0] == "--" {
-			pos = append(pos, args[1:]...)
-			break
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
+	pos, err := cli.ParseInterleaved(fs, args)
+	if err != nil {
+		return nil, err
 	}
 	switch o.mode {
 	case "octet", "binary":
@@ -131,18 +120,13 @@ func hostPort(s string) (string, error) {
 	return net.JoinHostPort(s, "69"), nil
 }
 
-func usage(stderr io.Writer, fs *flag.FlagSet, synopsis string) {
-	fmt.Fprintf(stderr, "usage: nobodd-go %s\n", synopsis)
-	fs.PrintDefaults()
-}
-
 // Get runs "nobodd-go get" with args (not including the subcommand name) and
 // returns the process exit status.
 func Get(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	const synopsis = "get [--blksize N] [--windowsize N] [--timeout D] [--retries N] [--mode M] HOST[:PORT] REMOTE [LOCAL]"
 	var o options
 	fs := newFlagSet("get", stderr, &o)
-	fs.Usage = func() { usage(stderr, fs, synopsis) }
+	fs.Usage = cli.Usage(stderr, fs, synopsis, "")
 	pos, err := parse(fs, args, &o)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
@@ -242,7 +226,7 @@ func Put(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	_ = stdout
 	var o options
 	fs := newFlagSet("put", stderr, &o)
-	fs.Usage = func() { usage(stderr, fs, synopsis) }
+	fs.Usage = cli.Usage(stderr, fs, synopsis, "")
 	pos, err := parse(fs, args, &o)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
@@ -300,20 +284,10 @@ type bar struct {
 
 func newBar(stderr io.Writer, name string) *bar {
 	b := &bar{name: name, start: time.Now()}
-	if isTerminal(stderr) {
+	if cli.IsTerminal(stderr) {
 		b.w = stderr
 	}
 	return b
-}
-
-// isTerminal reports whether w is a character device such as a terminal.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 func (b *bar) update(p tftp.Progress) {

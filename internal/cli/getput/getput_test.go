@@ -3,6 +3,7 @@ package getput
 import (
 	"bytes"
 	"context"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nobodd-go/nobodd-go/internal/cli"
 	"github.com/nobodd-go/nobodd-go/internal/testpeer"
 	"github.com/nobodd-go/nobodd-go/tftp"
 )
@@ -169,7 +171,7 @@ func TestBar(t *testing.T) {
 		t.Errorf("bytesString(3 MiB) = %q", got)
 	}
 	var buf bytes.Buffer
-	if isTerminal(&buf) {
+	if cli.IsTerminal(&buf) {
 		t.Error("a buffer is a terminal")
 	}
 }
@@ -184,5 +186,16 @@ func TestBarDraw(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("bar output %q lacks %q", out, want)
 		}
+	}
+}
+
+// TestParseDoubleDash: after "--" every argument is an operand, even two
+// that look like flags (the second used to be parsed as a flag).
+func TestParseDoubleDash(t *testing.T) {
+	var o options
+	fs := newFlagSet("get", io.Discard, &o)
+	pos, err := parse(fs, []string{"host", "--blksize", "512", "--", "-a", "-b"}, &o)
+	if err != nil || strings.Join(pos, " ") != "host -a -b" || o.client.BlockSize != 512 {
+		t.Errorf("operands %q, blksize %d, err %v; want host -a -b, 512", pos, o.client.BlockSize, err)
 	}
 }

@@ -59,6 +59,7 @@ import (
 	"github.com/lmittmann/tint"
 	"github.com/nobodd-go/nobodd-go/config"
 	"github.com/nobodd-go/nobodd-go/internal/activation"
+	"github.com/nobodd-go/nobodd-go/internal/cli"
 	"github.com/nobodd-go/nobodd-go/internal/netboot"
 	"github.com/nobodd-go/nobodd-go/internal/sdnotify"
 	"github.com/nobodd-go/nobodd-go/tftp"
@@ -241,19 +242,10 @@ func newLogger(w io.Writer, format string, level slog.Leveler) *slog.Logger {
 	if format == "json" {
 		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
 	}
-	if isTerminal(w) {
+	if cli.IsTerminal(w) {
 		return slog.New(tint.NewHandler(w, &tint.Options{Level: level, TimeFormat: time.DateTime}))
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 // logErrors logs every error joined in err, one line each.
