@@ -120,34 +120,45 @@ func hostPort(s string) (string, error) {
 	return net.JoinHostPort(s, "69"), nil
 }
 
-// Get runs "nobodd-go get" with args (not including the subcommand name) and
-// returns the process exit status.
-func Get(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	const synopsis = "get [--blksize N] [--windowsize N] [--timeout D] [--retries N] [--mode M] HOST[:PORT] REMOTE [LOCAL]"
-	var o options
-	fs := newFlagSet("get", stderr, &o)
+// command parses the command line of get or put (name, whose operands after
+// HOST[:PORT] are described by operands) and returns the options, the server
+// address and the one or two operands after it. A status of 0 or more means
+// exit with it: the usage was asked for or wrong (and said so on stderr).
+func command(name, operands string, args []string, stderr io.Writer) (o *options, addr string, pos []string, status int) {
+	synopsis := name + " [--blksize N] [--windowsize N] [--timeout D] [--retries N] [--mode M] HOST[:PORT] " + operands
+	o = &options{}
+	fs := newFlagSet(name, stderr, o)
 	fs.Usage = cli.Usage(stderr, fs, synopsis, "")
-	pos, err := parse(fs, args, &o)
+	pos, err := parse(fs, args, o)
 	if errors.Is(err, flag.ErrHelp) {
-		return exitOK
+		return nil, "", nil, exitOK
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "nobodd-go get: %v\n", err)
-		return exitUsage
+		fmt.Fprintf(stderr, "nobodd-go %s: %v\n", name, err)
+		return nil, "", nil, exitUsage
 	}
 	if len(pos) < 2 || len(pos) > 3 {
 		fs.Usage()
-		return exitUsage
+		return nil, "", nil, exitUsage
 	}
-	addr, err := hostPort(pos[0])
-	if err != nil {
-		fmt.Fprintf(stderr, "nobodd-go get: %v\n", err)
-		return exitUsage
+	if addr, err = hostPort(pos[0]); err != nil {
+		fmt.Fprintf(stderr, "nobodd-go %s: %v\n", name, err)
+		return nil, "", nil, exitUsage
 	}
-	remote := pos[1]
+	return o, addr, pos[1:], -1
+}
+
+// Get runs "nobodd-go get" with args (not including the subcommand name) and
+// returns the process exit status.
+func Get(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o, addr, pos, status := command("get", "REMOTE [LOCAL]", args, stderr)
+	if status >= 0 {
+		return status
+	}
+	remote := pos[0]
 	local := path.Base(strings.ReplaceAll(remote, "\\", "/"))
-	if len(pos) == 3 {
-		local = pos[2]
+	if len(pos) == 2 {
+		local = pos[1]
 	}
 	if local == "" || local == "." || local == "/" || local == ".." {
 		fmt.Fprintf(stderr, "nobodd-go get: cannot name a local file after %q; give LOCAL\n", remote)
@@ -157,27 +168,21 @@ func Get(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	bar := newBar(stderr, remote)
 	o.client.Progress = bar.update
 
-	if local != "-" {
+	var err error
+	if local == "-" {
+		_, err = o.client.Get(ctx, addr, remote, stdout)
+	} else {
 		// An existing directory receives the file under REMOTE's base name.
 		if fi, err := os.Stat(local); err == nil && fi.IsDir() {
 			local = filepath.Join(local, path.Base(strings.ReplaceAll(remote, "\\", "/")))
 		}
+		err = getFile(ctx, &o.client, addr, remote, local)
 	}
-	if local == "-" {
-		_, err = o.client.Get(ctx, addr, remote, stdout)
-		bar.finish(err)
-		if err != nil {
-			fmt.Fprintf(stderr, "nobodd-go get: %v\n", err)
-			return exitFail
-		}
-		return exitOK
-	}
-	if err := getFile(ctx, &o.client, addr, remote, local); err != nil {
-		bar.finish(err)
+	bar.finish(err)
+	if err != nil {
 		fmt.Fprintf(stderr, "nobodd-go get: %v\n", err)
 		return exitFail
 	}
-	bar.finish(nil)
 	return exitOK
 }
 
@@ -222,32 +227,15 @@ func getFile(ctx context.Context, c *tftp.Client, addr, remote, local string) (e
 // returns the process exit status. stdout is unused and present so that get
 // and put share a signature.
 func Put(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	const synopsis = "put [--blksize N] [--windowsize N] [--timeout D] [--retries N] [--mode M] HOST[:PORT] LOCAL [REMOTE]"
 	_ = stdout
-	var o options
-	fs := newFlagSet("put", stderr, &o)
-	fs.Usage = cli.Usage(stderr, fs, synopsis, "")
-	pos, err := parse(fs, args, &o)
-	if errors.Is(err, flag.ErrHelp) {
-		return exitOK
+	o, addr, pos, status := command("put", "LOCAL [REMOTE]", args, stderr)
+	if status >= 0 {
+		return status
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "nobodd-go put: %v\n", err)
-		return exitUsage
-	}
-	if len(pos) < 2 || len(pos) > 3 {
-		fs.Usage()
-		return exitUsage
-	}
-	addr, err := hostPort(pos[0])
-	if err != nil {
-		fmt.Fprintf(stderr, "nobodd-go put: %v\n", err)
-		return exitUsage
-	}
-	local := pos[1]
+	local := pos[0]
 	remote := filepath.Base(local)
-	if len(pos) == 3 {
-		remote = pos[2]
+	if len(pos) == 2 {
+		remote = pos[1]
 	}
 	f, err := os.Open(local)
 	if err != nil {
