@@ -287,31 +287,43 @@ func TestClientOptionRefused(t *testing.T) {
 	}
 }
 
-// TestClientBadOACK: an OACK granting a larger blksize than asked is refused
-// with ERROR 8 and fails the transfer.
+// TestClientBadOACK: an OACK granting a larger blksize or windowsize than
+// asked, or one not asked for, is refused with ERROR 8 and fails the
+// transfer with an error naming the option and why.
 func TestClientBadOACK(t *testing.T) {
-	f := clNewFake(t)
-	wait := f.run(func() error {
-		if _, err := f.request(); err != nil {
-			return err
-		}
-		if err := f.send(&tftp.OACKPacket{Options: tftp.Options{{Name: "blksize", Value: "2048"}}}); err != nil {
-			return err
-		}
-		p, _, err := f.read(f.xfer)
-		if err != nil {
-			return err
-		}
-		if e, ok := p.(*tftp.Error); !ok || e.Code != tftp.ErrOption {
-			return fmt.Errorf("got %v, want ERROR 8", p)
-		}
-		return nil
-	})
-	c := tftp.Client{BlockSize: 1024}
-	_, err := c.Get(clCtx(t, 30*time.Second), f.addr(), "file", &bytes.Buffer{})
-	wait()
-	if err == nil || !strings.Contains(err.Error(), "blksize") {
-		t.Fatalf("error %v, want one naming blksize", err)
+	for _, c := range []struct {
+		client    tftp.Client
+		opt       tftp.Option
+		wantInErr string
+	}{
+		{tftp.Client{BlockSize: 1024}, tftp.Option{Name: "blksize", Value: "2048"}, "more than the 1024 asked for"},
+		{tftp.Client{}, tftp.Option{Name: "windowsize", Value: "8"}, "not asked for"},
+		{tftp.Client{WindowSize: 4}, tftp.Option{Name: "windowsize", Value: "16"}, "more than the 4 asked for"},
+	} {
+		t.Run(c.opt.Name+"="+c.opt.Value, func(t *testing.T) {
+			f := clNewFake(t)
+			wait := f.run(func() error {
+				if _, err := f.request(); err != nil {
+					return err
+				}
+				if err := f.send(&tftp.OACKPacket{Options: tftp.Options{c.opt}}); err != nil {
+					return err
+				}
+				p, _, err := f.read(f.xfer)
+				if err != nil {
+					return err
+				}
+				if e, ok := p.(*tftp.Error); !ok || e.Code != tftp.ErrOption {
+					return fmt.Errorf("got %v, want ERROR 8", p)
+				}
+				return nil
+			})
+			_, err := c.client.Get(clCtx(t, 30*time.Second), f.addr(), "file", &bytes.Buffer{})
+			wait()
+			if err == nil || !strings.Contains(err.Error(), c.opt.Name) || !strings.Contains(err.Error(), c.wantInErr) {
+				t.Fatalf("error %v, want one naming %s and saying %q", err, c.opt.Name, c.wantInErr)
+			}
+		})
 	}
 }
 
