@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/nobodd-go/nobodd-go/fatfs"
 	"github.com/nobodd-go/nobodd-go/image"
+	"github.com/nobodd-go/nobodd-go/internal/fixture"
 	"github.com/nobodd-go/nobodd-go/internal/pisim"
 	"github.com/nobodd-go/nobodd-go/internal/testpeer"
 	"github.com/nobodd-go/nobodd-go/tftp"
@@ -59,23 +59,7 @@ func TestBuildImage(t *testing.T) {
 		}
 	}
 	// fsck.fat on the boot partition's bytes.
-	fsck := testpeer.Require(t, "fsck.fat")
-	part := filepath.Join(t.TempDir(), "boot.img")
-	out, err := os.Create(part)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(out, boot.Section()); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if b, err := exec.CommandContext(ctx, fsck, "-n", part).CombinedOutput(); err != nil {
-		t.Errorf("fsck.fat -n on the boot partition: %v\n%s", err, b)
-	}
+	fixture.FsckReader(t, "the boot partition", boot.Section())
 	// Deterministic: a second build is the same bytes.
 	again := filepath.Join(t.TempDir(), "again.img")
 	if err := BuildImage(again); err != nil {

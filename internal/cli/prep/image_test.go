@@ -2,9 +2,7 @@ package prep
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -68,20 +66,6 @@ func ubuntuTree(cmdline string) fixture.Tree {
 	return t
 }
 
-func hashFile(t *testing.T, path string) string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
 func prep(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
@@ -137,21 +121,7 @@ func fsckPart(t *testing.T, img string, n int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	part := filepath.Join(t.TempDir(), "part.img")
-	f, err := os.Create(part)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(f, p.Section()); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	bin := testpeer.Require(t, "fsck.fat")
-	if out, err := exec.Command(bin, "-n", part).CombinedOutput(); err != nil {
-		t.Errorf("fsck.fat -n %s partition %d: %v\n%s", img, n, err, out)
-	}
+	fixture.FsckReader(t, fmt.Sprintf("%s partition %d", img, n), p.Section())
 }
 
 // mtype reads a file out of partition n with mtools.
@@ -173,7 +143,7 @@ func mtype(t *testing.T, img string, n int, name string) string {
 // configuration files alone.
 func TestDryRun(t *testing.T) {
 	img := piImage(t, "dos", "raspios.img", raspiosTree(raspiosCmdline))
-	before := hashFile(t, img)
+	before := fixture.HashFile(t, img)
 	conf := filepath.Join(t.TempDir(), "board.toml")
 	code, out, errs := prep(t, "--dry-run", "-s", "64M", "--nbd-host", "srv.example", "-R", "ssh", "--serial", "1234abcd", "--tftpd-conf", conf, img)
 	if code != 0 {
@@ -190,7 +160,7 @@ func TestDryRun(t *testing.T) {
 			t.Errorf("dry-run output lacks %q:\n%s", want, out)
 		}
 	}
-	if hashFile(t, img) != before {
+	if fixture.HashFile(t, img) != before {
 		t.Error("--dry-run changed the image")
 	}
 	if _, err := os.Stat(conf); !os.IsNotExist(err) {
@@ -237,17 +207,17 @@ func TestGrowOnly(t *testing.T) {
 				t.Error("the boot partition changed")
 			}
 			fsckPart(t, img, 1)
-			h := hashFile(t, img)
+			h := fixture.HashFile(t, img)
 			code, _, errs = prep(t, "-s", "64MiB", "--nbd-host", "srv.example", img)
-			if code != 0 || hashFile(t, img) != h {
-				t.Errorf("second run = %d (%s), image changed: %v", code, errs, hashFile(t, img) != h)
+			if code != 0 || fixture.HashFile(t, img) != h {
+				t.Errorf("second run = %d (%s), image changed: %v", code, errs, fixture.HashFile(t, img) != h)
 			}
 			if !strings.Contains(errs, "not resized") {
 				t.Errorf("second run did not say it left the size: %q", errs)
 			}
 			// A smaller size never shrinks.
 			code, _, errs = prep(t, "-s", "40M", "--nbd-host", "srv.example", img)
-			if code != 0 || hashFile(t, img) != h || !strings.Contains(errs, "not resized") {
+			if code != 0 || fixture.HashFile(t, img) != h || !strings.Contains(errs, "not resized") {
 				t.Errorf("smaller size = %d %q", code, errs)
 			}
 		})
@@ -265,17 +235,13 @@ func partHash(t *testing.T, img string, n int) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := sha256.New()
-	if _, err := io.Copy(h, p.Section()); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(h.Sum(nil))
+	return fixture.Hash(t, p.Section())
 }
 
 // TestErrorsLeaveImage: every check fails before anything changes.
 func TestErrorsLeaveImage(t *testing.T) {
 	img := piImage(t, "dos", "pi.img", raspiosTree(raspiosCmdline))
-	before := hashFile(t, img)
+	before := fixture.HashFile(t, img)
 	tests := []struct {
 		args []string
 		want string
@@ -295,7 +261,7 @@ func TestErrorsLeaveImage(t *testing.T) {
 		if code != 1 || !strings.Contains(errs, tt.want) {
 			t.Errorf("prep %q = %d %q, want 1 and %q", tt.args, code, errs, tt.want)
 		}
-		if hashFile(t, img) != before {
+		if fixture.HashFile(t, img) != before {
 			t.Fatalf("prep %q changed the image", tt.args)
 		}
 	}
@@ -317,7 +283,7 @@ func bigFile(t *testing.T, n int64) string {
 // and the image is unchanged.
 func TestLocked(t *testing.T) {
 	img := piImage(t, "dos", "pi.img", raspiosTree(raspiosCmdline))
-	before := hashFile(t, img)
+	before := fixture.HashFile(t, img)
 	holder, err := imgfs.OpenImage(img, true)
 	if err != nil {
 		t.Fatal(err)
@@ -329,7 +295,7 @@ func TestLocked(t *testing.T) {
 	if err := holder.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if hashFile(t, img) != before {
+	if fixture.HashFile(t, img) != before {
 		t.Error("image changed")
 	}
 }
