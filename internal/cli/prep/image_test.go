@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/nobodd-go/nobodd-go/config"
+	"github.com/nobodd-go/nobodd-go/image"
 	"github.com/nobodd-go/nobodd-go/internal/fixture"
 	"github.com/nobodd-go/nobodd-go/internal/imgfs"
 	"github.com/nobodd-go/nobodd-go/internal/testpeer"
@@ -109,34 +110,40 @@ func checkTable(t *testing.T, img string) sfdiskDump {
 	return d
 }
 
-// fsckPart runs fsck.fat -n on partition n of img (copied out).
-func fsckPart(t *testing.T, img string, n int) {
+// inPartition calls f with partition n of img as imgfs finds it, and closes
+// the image again before returning (prep locks an image it writes).
+func inPartition(t *testing.T, img string, n int, f func(p *image.Partition)) {
 	t.Helper()
 	im, err := imgfs.OpenImage(img, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer im.Close()
+	defer func() {
+		if err := im.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
 	p, err := im.Table().Partition(n)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fixture.FsckReader(t, fmt.Sprintf("%s partition %d", img, n), p.Section())
+	f(p)
+}
+
+// fsckPart runs fsck.fat -n on partition n of img (copied out).
+func fsckPart(t *testing.T, img string, n int) {
+	t.Helper()
+	inPartition(t, img, n, func(p *image.Partition) {
+		fixture.FsckReader(t, fmt.Sprintf("%s partition %d", img, n), p.Section())
+	})
 }
 
 // mtype reads a file out of partition n with mtools.
 func mtype(t *testing.T, img string, n int, name string) string {
 	t.Helper()
-	im, err := imgfs.OpenImage(img, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := im.Table().Partition(n)
-	im.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(fixture.Run(t, "mtype", "-i", fmt.Sprintf("%s@@%d", img, p.Start), "::/"+name))
+	var start int64
+	inPartition(t, img, n, func(p *image.Partition) { start = p.Start })
+	return string(fixture.Run(t, "mtype", "-i", fmt.Sprintf("%s@@%d", img, start), "::/"+name))
 }
 
 // TestDryRun: --dry-run reports the plan and leaves the image and the
@@ -224,18 +231,11 @@ func TestGrowOnly(t *testing.T) {
 	}
 }
 
-func partHash(t *testing.T, img string, n int) string {
+// partHash returns the SHA-256 of partition n of img.
+func partHash(t *testing.T, img string, n int) (sum string) {
 	t.Helper()
-	im, err := imgfs.OpenImage(img, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer im.Close()
-	p, err := im.Table().Partition(n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fixture.Hash(t, p.Section())
+	inPartition(t, img, n, func(p *image.Partition) { sum = fixture.Hash(t, p.Section()) })
+	return sum
 }
 
 // TestErrorsLeaveImage: every check fails before anything changes.

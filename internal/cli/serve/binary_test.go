@@ -127,13 +127,6 @@ func (p *proc) wait(t *testing.T) int {
 	return 0
 }
 
-func emptyConfig(t *testing.T) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "empty.toml")
-	writeFile(t, p, "")
-	return p
-}
-
 // TestBinary builds the real binary and checks, in turn: the subcommand
 // dispatch, serving a fixture image to tftp.Client and curl, socket
 // activation under systemd-socket-activate, an inetd-style socket on

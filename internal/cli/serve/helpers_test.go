@@ -18,6 +18,14 @@ import (
 	"github.com/nobodd-go/nobodd-go/tftp/tftptest"
 )
 
+// emptyConfig returns the path of an empty configuration file.
+func emptyConfig(t testing.TB) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "empty.toml")
+	writeFile(t, p, "")
+	return p
+}
+
 // piDisk builds an MBR image: partition 1 FAT32 with tree, partition 2 an
 // empty Linux partition.
 func piDisk(t testing.TB, tree fixture.Tree) *fixture.DiskImage {

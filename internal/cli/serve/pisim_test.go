@@ -186,7 +186,7 @@ func TestPisimRollover(t *testing.T) {
 	if st, err := os.Stat(d.Path); err == nil {
 		t.Logf("image %d bytes; files made in %v, image built in %v", st.Size(), t1.Sub(t0).Round(time.Millisecond), time.Since(t1).Round(time.Millisecond))
 	}
-	dm := startDaemon(t, []string{"--config", emptyConfigT(t), "--board", "0b0b0b0b," + d.Path}, nil)
+	dm := startDaemon(t, []string{"--config", emptyConfig(t), "--board", "0b0b0b0b," + d.Path}, nil)
 	b.Server, b.Expect = dm.addr, pisim.NewManifest(files)
 	res := bootAll(t, []*pisim.Board{b})[0]
 	if res == nil {
@@ -218,13 +218,6 @@ func bigFile(n int) []byte {
 		binary.LittleEndian.PutUint32(b[blk*1024:min(n, blk*1024+4)], uint32(blk))
 	}
 	return b
-}
-
-func emptyConfigT(t *testing.T) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "empty.toml")
-	writeFile(t, p, "")
-	return p
 }
 
 // TestPisimReloadUnderLoad runs 20 emulated boots while a SIGHUP with a
