@@ -146,3 +146,24 @@ func TestLogBuffer(t *testing.T) {
 		t.Errorf(`Lines(…, "a", "c") = %q, want ["a c"]`, got)
 	}
 }
+
+// TestTransfers: Wait returns once n transfers are recorded, in order,
+// whether they were recorded before or while it waits.
+func TestTransfers(t *testing.T) {
+	var tr Transfers
+	tr.Record(&tftp.TransferStats{Filename: "a", Outcome: tftp.Completed})
+	if got := tr.Wait(t, 1, 10*time.Second); len(got) != 1 || got[0].Filename != "a" {
+		t.Fatalf("Wait(1) = %v", got)
+	}
+	go func() {
+		tr.Record(&tftp.TransferStats{Filename: "b", Outcome: tftp.Aborted})
+		tr.Record(&tftp.TransferStats{Filename: "c", Outcome: tftp.Completed})
+	}()
+	got := tr.Wait(t, 3, 10*time.Second)
+	if len(got) != 3 || got[1].Filename != "b" || got[2].Filename != "c" {
+		t.Fatalf("Wait(3) = %v", got)
+	}
+	if o := Outcomes(got); o[tftp.Completed] != 2 || o[tftp.Aborted] != 1 || len(o) != 2 {
+		t.Errorf("Outcomes = %v", o)
+	}
+}
