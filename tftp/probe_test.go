@@ -54,17 +54,6 @@ func (r *probeRecorder) wait(t *testing.T, n int) []*tftp.TransferStats {
 	return r.transfers.Wait(t, n, 5*time.Second)
 }
 
-func optString(o tftp.Options) string {
-	var b strings.Builder
-	for i, opt := range o {
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(opt.Name + "=" + opt.Value)
-	}
-	return b.String()
-}
-
 func TestProbeSize(t *testing.T) {
 	fsys := fstest.MapFS{
 		"1234abcd/start4.elf": {Data: make([]byte, 70000)},
@@ -102,7 +91,7 @@ func TestProbeSize(t *testing.T) {
 			t.Errorf("probe %q: server sent %d bytes of data", tc.file, st.Bytes)
 		}
 		rec.mu.Lock()
-		got := optString(rec.opts[i])
+		got := rec.opts[i].String()
 		rec.mu.Unlock()
 		if got != tc.wantOpts {
 			t.Errorf("probe %q: request options %q, want %q", tc.file, got, tc.wantOpts)
@@ -280,7 +269,7 @@ func TestProbeRetriesAndOptionRefusal(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		select {
 		case rq := <-s.reqs:
-			got = append(got, optString(rq.Options))
+			got = append(got, rq.Options.String())
 		case <-time.After(5 * time.Second):
 			t.Fatalf("server got %d requests, want 3", i)
 		}
