@@ -1,5 +1,5 @@
 // Package cli holds the command-line conventions that the nobodd-go
-// subcommands (the packages below it) share: flags mixed with operands, the
+// subcommands (the packages below it) share: exit statuses, flags mixed with operands, the
 // usage text, and whether an output is a terminal.
 //
 // Limits: it knows nothing of what the subcommands do; "nobodd-go sh" parses
@@ -12,6 +12,14 @@ import (
 	"io"
 	"os"
 	"strings"
+)
+
+// Exit statuses of the subcommands ("nobodd-go sh" follows coreutils
+// instead).
+const (
+	ExitOK      = 0 // success
+	ExitFailure = 1 // the work failed
+	ExitUsage   = 2 // a usage error: nothing was done
 )
 
 // ParseInterleaved parses the flags of fs from args, accepting them before,

@@ -55,13 +55,6 @@ import (
 	"github.com/nobodd-go/nobodd-go/tftp"
 )
 
-// Exit statuses.
-const (
-	exitOK    = 0
-	exitFail  = 1
-	exitUsage = 2
-)
-
 // DefaultFileTimeout is the per-file deadline: the Pi's TFTP_FILE_TIMEOUT.
 const DefaultFileTimeout = 30 * time.Second
 
@@ -276,11 +269,11 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Usage = cli.Usage(stderr, fs, synopsis, "")
 	err := parse(fs, args, &o)
 	if errors.Is(err, flag.ErrHelp) {
-		return exitOK
+		return cli.ExitOK
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "nobodd-go bench: %v\n", err)
-		return exitUsage
+		return cli.ExitUsage
 	}
 	var p point
 	switch o.mode {
@@ -291,18 +284,18 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "nobodd-go bench: %v\n", err)
-		return exitUsage
+		return cli.ExitUsage
 	}
 	var server netip.AddrPort
 	if o.loss > 0 || o.relay {
 		server, err = resolve(ctx, o.addr)
 		if err != nil {
 			fmt.Fprintf(stderr, "nobodd-go bench: %v\n", err)
-			return exitUsage
+			return cli.ExitUsage
 		}
 	}
 
-	status := exitOK
+	status := cli.ExitOK
 	var reports []*ib.Report
 	enc := json.NewEncoder(stdout)
 	for _, c := range o.concs {
@@ -312,15 +305,15 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		r, err := runPoint(ctx, &o, p, server, c)
 		if err != nil {
 			fmt.Fprintf(stderr, "nobodd-go bench: %v\n", err)
-			return exitFail
+			return cli.ExitFailure
 		}
 		if r.Failed > 0 || r.NotRun > 0 {
-			status = exitFail
+			status = cli.ExitFailure
 		}
 		if o.json {
 			if err := enc.Encode(r); err != nil {
 				fmt.Fprintf(stderr, "nobodd-go bench: writing the report: %v\n", err)
-				return exitFail
+				return cli.ExitFailure
 			}
 		} else {
 			reports = append(reports, r)
@@ -329,7 +322,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if !o.json {
 		if err := ib.WriteTable(stdout, reports); err != nil {
 			fmt.Fprintf(stderr, "nobodd-go bench: writing the report: %v\n", err)
-			return exitFail
+			return cli.ExitFailure
 		}
 		for _, r := range reports {
 			if r.FirstError != "" {

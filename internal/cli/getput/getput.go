@@ -40,13 +40,6 @@ import (
 	"github.com/nobodd-go/nobodd-go/tftp"
 )
 
-// Exit statuses.
-const (
-	exitOK    = 0
-	exitFail  = 1
-	exitUsage = 2
-)
-
 // options are the flags common to get and put.
 type options struct {
 	client tftp.Client
@@ -131,19 +124,19 @@ func command(name, operands string, args []string, stderr io.Writer) (o *options
 	fs.Usage = cli.Usage(stderr, fs, synopsis, "")
 	pos, err := parse(fs, args, o)
 	if errors.Is(err, flag.ErrHelp) {
-		return nil, "", nil, exitOK
+		return nil, "", nil, cli.ExitOK
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "nobodd-go %s: %v\n", name, err)
-		return nil, "", nil, exitUsage
+		return nil, "", nil, cli.ExitUsage
 	}
 	if len(pos) < 2 || len(pos) > 3 {
 		fs.Usage()
-		return nil, "", nil, exitUsage
+		return nil, "", nil, cli.ExitUsage
 	}
 	if addr, err = hostPort(pos[0]); err != nil {
 		fmt.Fprintf(stderr, "nobodd-go %s: %v\n", name, err)
-		return nil, "", nil, exitUsage
+		return nil, "", nil, cli.ExitUsage
 	}
 	return o, addr, pos[1:], -1
 }
@@ -162,7 +155,7 @@ func Get(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if local == "" || local == "." || local == "/" || local == ".." {
 		fmt.Fprintf(stderr, "nobodd-go get: cannot name a local file after %q; give LOCAL\n", remote)
-		return exitUsage
+		return cli.ExitUsage
 	}
 	o.client.TransferSize = true
 	bar := newBar(stderr, remote)
@@ -181,9 +174,9 @@ func Get(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	bar.finish(err)
 	if err != nil {
 		fmt.Fprintf(stderr, "nobodd-go get: %v\n", err)
-		return exitFail
+		return cli.ExitFailure
 	}
-	return exitOK
+	return cli.ExitOK
 }
 
 // getFile fetches remote into a temporary file beside local and renames it
@@ -240,7 +233,7 @@ func Put(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	f, err := os.Open(local)
 	if err != nil {
 		fmt.Fprintf(stderr, "nobodd-go put: %v\n", err)
-		return exitFail
+		return cli.ExitFailure
 	}
 	defer f.Close() // read-only: a close error loses nothing
 	size := int64(-1)
@@ -254,9 +247,9 @@ func Put(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	bar.finish(err)
 	if err != nil {
 		fmt.Fprintf(stderr, "nobodd-go put: %v\n", err)
-		return exitFail
+		return cli.ExitFailure
 	}
-	return exitOK
+	return cli.ExitOK
 }
 
 // bar draws a one-line progress bar on a terminal; on anything else it

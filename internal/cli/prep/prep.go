@@ -47,13 +47,6 @@ import (
 	"github.com/nobodd-go/nobodd-go/internal/imgfs"
 )
 
-// Exit statuses.
-const (
-	exitOK    = 0
-	exitFail  = 1
-	exitUsage = 2
-)
-
 // DefaultSize is the size images are grown to without --size: 16 GiB.
 const DefaultSize = 16 << 30
 
@@ -191,16 +184,16 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	o, err := parseArgs(args, stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
+			return cli.ExitOK
 		}
 		fmt.Fprintf(stderr, "nobodd-go prep: %v\n", err)
-		return exitUsage
+		return cli.ExitUsage
 	}
 	if err := Run(ctx, o, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "nobodd-go prep: %v\n", err)
-		return exitFail
+		return cli.ExitFailure
 	}
-	return exitOK
+	return cli.ExitOK
 }
 
 // Run customises the image as o says. Messages go to stderr (none with

@@ -66,13 +66,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Exit statuses.
-const (
-	ExitOK      = 0
-	ExitFailure = 1
-	ExitUsage   = 2
-)
-
 // DefaultShutdownTimeout is how long transfers in flight may take to finish
 // after SIGTERM before they are cancelled.
 const DefaultShutdownTimeout = 30 * time.Second
@@ -201,22 +194,22 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 	err := fs.Parse(args)
 	if errors.Is(err, flag.ErrHelp) {
 		usage(stdout, fs)
-		return nil, ExitOK
+		return nil, cli.ExitOK
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "Run nobodd-go --help for usage.")
-		return nil, ExitUsage
+		return nil, cli.ExitUsage
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "nobodd-go: unexpected argument %q; the server takes only flags (subcommands: get, put, demo, bench)\n", fs.Arg(0))
-		return nil, ExitUsage
+		return nil, cli.ExitUsage
 	}
 	o := &options{writable: v.writable, grace: v.grace}
 	for _, value := range v.boards {
 		b, err := config.ParseBoardFlag(value)
 		if err != nil {
 			fmt.Fprintf(stderr, "nobodd-go: %v\n", err)
-			return nil, ExitUsage
+			return nil, cli.ExitUsage
 		}
 		if abs, err := filepath.Abs(b.Image); err == nil {
 			b.Image = abs
@@ -226,7 +219,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 	o.configs = v.configs
 	if o.grace <= 0 {
 		fmt.Fprintf(stderr, "nobodd-go: --shutdown-timeout %v: want a positive duration\n", o.grace)
-		return nil, ExitUsage
+		return nil, cli.ExitUsage
 	}
 	o.overlay = config.OverlayFromFlags(fs)
 	o.overlay.Boards = o.boards
@@ -293,14 +286,14 @@ func Main(ctx context.Context, args []string, env Env) int {
 		if env.PacketConn != nil {
 			_ = env.PacketConn.Close()
 		}
-		return ExitFailure
+		return cli.ExitFailure
 	}
 	if o.writable && cfg.TFTP.Root == "" {
 		fmt.Fprintln(env.Stderr, "nobodd-go: --writable needs a root directory (--root DIR or root in [tftp])")
 		if env.PacketConn != nil {
 			_ = env.PacketConn.Close()
 		}
-		return ExitUsage
+		return cli.ExitUsage
 	}
 	d := &daemon{env: env, opts: o, loader: loader, cfg: cfg, level: new(slog.LevelVar)}
 	d.setLevel(cfg.Log.Verbose)
@@ -411,7 +404,7 @@ func (d *daemon) run(ctx context.Context, sigs <-chan os.Signal) int {
 	pc, err := d.listen()
 	if err != nil {
 		d.log.Error("cannot open the TFTP socket", "err", err)
-		return ExitFailure
+		return cli.ExitFailure
 	}
 	notify, err := sdnotify.Lookup(d.env.LookupEnv, d.env.PID)
 	if err != nil {
@@ -471,7 +464,7 @@ func (d *daemon) run(ctx context.Context, sigs <-chan os.Signal) int {
 			}
 			cancel()
 			d.closeRouter()
-			return ExitFailure
+			return cli.ExitFailure
 		}
 		d.sdnotify("STOPPING=1", d.notify.Stopping)
 		active := srv.Stats().Active
@@ -486,7 +479,7 @@ func (d *daemon) run(ctx context.Context, sigs <-chan os.Signal) int {
 		st := srv.Stats()
 		d.log.Info("stopped", "requests", st.Requests, "completed", st.Completed, "failed", st.Failed,
 			"aborted", st.Aborted, "timed_out", st.TimedOut, "bytes_sent", st.BytesSent)
-		return ExitOK
+		return cli.ExitOK
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nobodd-go/nobodd-go/internal/cli"
 	"github.com/nobodd-go/nobodd-go/tftp/tftptest"
 )
 
@@ -37,15 +38,15 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--shutdown-timeout", "-1s"}, "--shutdown-timeout -1s"},
 	} {
 		code, _, stderr := runMain(t, c.args...)
-		if code != ExitUsage {
-			t.Errorf("%q: exit status %d, want %d", c.args, code, ExitUsage)
+		if code != cli.ExitUsage {
+			t.Errorf("%q: exit status %d, want %d", c.args, code, cli.ExitUsage)
 		}
 		if !strings.Contains(stderr, c.want) {
 			t.Errorf("%q: stderr %q does not contain %q", c.args, stderr, c.want)
 		}
 	}
 	code, stdout, _ := runMain(t, "--help")
-	if code != ExitOK || !strings.Contains(stdout, "-board SERIAL,IMAGE[,PART[,IP]]") || !strings.Contains(stdout, "-max-block-size") {
+	if code != cli.ExitOK || !strings.Contains(stdout, "-board SERIAL,IMAGE[,PART[,IP]]") || !strings.Contains(stdout, "-max-block-size") {
 		t.Errorf("--help: exit %d, stdout %q", code, stdout)
 	}
 }
@@ -76,8 +77,8 @@ func TestBadConfigurations(t *testing.T) {
 		{[]string{"--config", dup, "--listen", "localhost"}, []string{"--listen \\\"localhost\\\": not an IP address"}},
 	} {
 		code, _, stderr := runMain(t, c.args...)
-		if code != ExitFailure {
-			t.Errorf("%q: exit status %d, want %d\n%s", c.args, code, ExitFailure, stderr)
+		if code != cli.ExitFailure {
+			t.Errorf("%q: exit status %d, want %d\n%s", c.args, code, cli.ExitFailure, stderr)
 		}
 		for _, w := range c.want {
 			if len(tftptest.Lines(stderr, "level=ERROR", "configuration error", w)) != 1 {
@@ -90,12 +91,12 @@ func TestBadConfigurations(t *testing.T) {
 	}
 	// JSON logs for the same failure.
 	code, _, stderr := runMain(t, "--config", syntax, "--log-format", "json")
-	if code != ExitFailure || !strings.Contains(stderr, `"level":"ERROR"`) || !strings.Contains(stderr, fmt.Sprintf(`%s:2: not valid TOML`, syntax)) {
+	if code != cli.ExitFailure || !strings.Contains(stderr, `"level":"ERROR"`) || !strings.Contains(stderr, fmt.Sprintf(`%s:2: not valid TOML`, syntax)) {
 		t.Errorf("json: exit %d, stderr %s", code, stderr)
 	}
 	// --writable without a root is a usage error.
 	empty := file("empty.toml", "")
-	if code, _, stderr := runMain(t, "--config", empty, "--writable"); code != ExitUsage || !strings.Contains(stderr, "--writable needs a root") {
+	if code, _, stderr := runMain(t, "--config", empty, "--writable"); code != cli.ExitUsage || !strings.Contains(stderr, "--writable needs a root") {
 		t.Errorf("--writable without root: exit %d, %s", code, stderr)
 	}
 }
