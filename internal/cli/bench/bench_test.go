@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"testing"
 
 	ib "github.com/nobodd-go/nobodd-go/internal/bench"
+	"github.com/nobodd-go/nobodd-go/internal/fixture"
 	"github.com/nobodd-go/nobodd-go/internal/pisim"
 	"github.com/nobodd-go/nobodd-go/tftp"
 	"github.com/nobodd-go/nobodd-go/tftp/tftptest"
@@ -42,15 +42,6 @@ func writeFile(t *testing.T, name string, b []byte) {
 	}
 }
 
-func randomBytes(n int, seed uint64) []byte {
-	r := rand.New(rand.NewPCG(seed, 11))
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
-	return b
-}
-
 // run calls Main and returns its status, standard output and error.
 func run(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
@@ -76,7 +67,7 @@ func jsonLines(t *testing.T, s string) []ib.Report {
 
 func TestTransfersJSON(t *testing.T) {
 	dir := t.TempDir()
-	data := randomBytes(70_001, 1)
+	data := fixture.Pseudo(1, 70_001)
 	writeFile(t, filepath.Join(dir, "srv", "kernel.img"), data)
 	writeFile(t, filepath.Join(dir, "local.img"), data)
 	addr := serveDir(t, filepath.Join(dir, "srv"))
@@ -154,7 +145,7 @@ func TestMissingAndStalled(t *testing.T) {
 
 func TestServerUsageAndLoss(t *testing.T) {
 	dir := t.TempDir()
-	data := randomBytes(60_000, 2)
+	data := fixture.Pseudo(2, 60_000)
 	writeFile(t, filepath.Join(dir, "initrd"), data)
 	addr := serveDir(t, dir)
 	// The server runs in this process: measure ourselves.

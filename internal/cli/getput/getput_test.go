@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,18 +11,10 @@ import (
 	"time"
 
 	"github.com/nobodd-go/nobodd-go/internal/cli"
+	"github.com/nobodd-go/nobodd-go/internal/fixture"
 	"github.com/nobodd-go/nobodd-go/internal/testpeer"
 	"github.com/nobodd-go/nobodd-go/tftp"
 )
-
-func pattern(n int) []byte {
-	r := rand.New(rand.NewPCG(uint64(n), 1))
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
-	return b
-}
 
 func ctx(t *testing.T) context.Context {
 	c, cancel := context.WithTimeout(t.Context(), 60*time.Second)
@@ -58,7 +49,7 @@ func TestHostPort(t *testing.T) {
 
 func TestGetPut(t *testing.T) {
 	srv := t.TempDir()
-	body := pattern(100000)
+	body := fixture.Pseudo(1, 100000)
 	if err := os.WriteFile(filepath.Join(srv, "kernel8.img"), body, 0o644); err != nil {
 		t.Fatal(err)
 	}
