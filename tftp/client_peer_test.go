@@ -2,7 +2,6 @@ package tftp_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/nobodd-go/nobodd-go/internal/testpeer"
 	"github.com/nobodd-go/nobodd-go/tftp"
+	"github.com/nobodd-go/nobodd-go/tftp/tftptest"
 )
 
 // clPattern returns n reproducible pseudo-random bytes.
@@ -54,12 +54,6 @@ func (p *clProgress) hook(pr tftp.Progress) {
 	p.last = pr
 }
 
-func clCtx(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // TestClientInTFTPD downloads and uploads the size × blksize × windowsize
 // matrix against tftp-hpa's in.tftpd and compares SHA-256 sums. in.tftpd does
 // not implement windowsize, so the windowed cases check the fallback to
@@ -88,7 +82,7 @@ func TestClientInTFTPD(t *testing.T) {
 					var pr clProgress
 					c := tftp.Client{BlockSize: bs, WindowSize: ws, TransferSize: true, Progress: pr.hook}
 					var buf bytes.Buffer
-					n, err := c.Get(clCtx(t, 60*time.Second), addr, fmt.Sprintf("f%d", size), &buf)
+					n, err := c.Get(tftptest.Context(t, 60*time.Second), addr, fmt.Sprintf("f%d", size), &buf)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -109,7 +103,7 @@ func TestClientInTFTPD(t *testing.T) {
 					var pr clProgress
 					c := tftp.Client{BlockSize: bs, WindowSize: ws, TransferSize: true, Progress: pr.hook}
 					remote := fmt.Sprintf("up-%d-%d-%d", bs, size, ws)
-					if err := c.Put(clCtx(t, 60*time.Second), addr, remote, bytes.NewReader(files[size]), int64(size)); err != nil {
+					if err := c.Put(tftptest.Context(t, 60*time.Second), addr, remote, bytes.NewReader(files[size]), int64(size)); err != nil {
 						t.Fatal(err)
 					}
 					got, err := os.ReadFile(filepath.Join(dir, remote))
@@ -142,13 +136,13 @@ func TestClientInTFTPDRollover(t *testing.T) {
 	}
 	c := tftp.Client{BlockSize: 8}
 	var buf bytes.Buffer
-	if _, err := c.Get(clCtx(t, 120*time.Second), addr, "big", &buf); err != nil {
+	if _, err := c.Get(tftptest.Context(t, 120*time.Second), addr, "big", &buf); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(buf.Bytes(), data) {
 		t.Fatalf("get: %d bytes differ from the %d served", buf.Len(), len(data))
 	}
-	if err := c.Put(clCtx(t, 120*time.Second), addr, "big-up", bytes.NewReader(data), int64(len(data))); err != nil {
+	if err := c.Put(tftptest.Context(t, 120*time.Second), addr, "big-up", bytes.NewReader(data), int64(len(data))); err != nil {
 		t.Fatal(err)
 	}
 	got, err := os.ReadFile(filepath.Join(dir, "big-up"))
@@ -160,7 +154,7 @@ func TestClientInTFTPDRollover(t *testing.T) {
 	}
 	// With rollover refused the same file cannot be fetched.
 	off := tftp.Client{BlockSize: 8, Rollover: tftp.RolloverOff}
-	if _, err := off.Get(clCtx(t, 120*time.Second), addr, "big", &bytes.Buffer{}); err == nil {
+	if _, err := off.Get(tftptest.Context(t, 120*time.Second), addr, "big", &bytes.Buffer{}); err == nil {
 		t.Fatal("RolloverOff: a 70,000-block get succeeded")
 	}
 }
@@ -178,7 +172,7 @@ func TestClientInTFTPDNoOptions(t *testing.T) {
 	var pr clProgress
 	c := tftp.Client{BlockSize: 1468, WindowSize: 8, Timeout: 2 * time.Second, TransferSize: true, Progress: pr.hook}
 	var buf bytes.Buffer
-	if _, err := c.Get(clCtx(t, 30*time.Second), addr, "plain", &buf); err != nil {
+	if _, err := c.Get(tftptest.Context(t, 30*time.Second), addr, "plain", &buf); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(buf.Bytes(), data) {
@@ -188,7 +182,7 @@ func TestClientInTFTPDNoOptions(t *testing.T) {
 		t.Errorf("last progress %+v, want blksize 512, windowsize 1, total unknown", pr.last)
 	}
 	pr = clProgress{}
-	if err := c.Put(clCtx(t, 30*time.Second), addr, "plain-up", bytes.NewReader(data), int64(len(data))); err != nil {
+	if err := c.Put(tftptest.Context(t, 30*time.Second), addr, "plain-up", bytes.NewReader(data), int64(len(data))); err != nil {
 		t.Fatal(err)
 	}
 	got, err := os.ReadFile(filepath.Join(dir, "plain-up"))
@@ -206,7 +200,7 @@ func TestClientInTFTPDErrors(t *testing.T) {
 	dir := t.TempDir()
 	addr := testpeer.InTFTPD(t, "udp4", dir)
 	var c tftp.Client
-	_, err := c.Get(clCtx(t, 30*time.Second), addr, "no-such-file", &bytes.Buffer{})
+	_, err := c.Get(tftptest.Context(t, 30*time.Second), addr, "no-such-file", &bytes.Buffer{})
 	var te *tftp.Error
 	if !errors.As(err, &te) || te.Code != tftp.ErrNotFound {
 		t.Fatalf("get of a missing file: %v, want a *tftp.Error with code 1", err)
@@ -228,13 +222,13 @@ func TestClientInTFTPDNetascii(t *testing.T) {
 	}
 	c := tftp.Client{Mode: "netascii", BlockSize: 512}
 	var buf bytes.Buffer
-	if _, err := c.Get(clCtx(t, 30*time.Second), addr, "text", &buf); err != nil {
+	if _, err := c.Get(tftptest.Context(t, 30*time.Second), addr, "text", &buf); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(buf.Bytes(), text) {
 		t.Fatalf("netascii get: got %q..., want %q...", buf.Bytes()[:20], text[:20])
 	}
-	if err := c.Put(clCtx(t, 30*time.Second), addr, "text-up", bytes.NewReader(text), int64(len(text))); err != nil {
+	if err := c.Put(tftptest.Context(t, 30*time.Second), addr, "text-up", bytes.NewReader(text), int64(len(text))); err != nil {
 		t.Fatal(err)
 	}
 	got, err := os.ReadFile(filepath.Join(dir, "text-up"))

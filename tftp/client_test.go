@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nobodd-go/nobodd-go/tftp"
+	"github.com/nobodd-go/nobodd-go/tftp/tftptest"
 )
 
 // clFake is a scripted TFTP server for client tests: a request socket and a
@@ -169,7 +170,7 @@ func TestClientLockStep(t *testing.T) {
 	})
 	c := tftp.Client{BlockSize: 512, Timeout: 5 * time.Second}
 	var buf bytes.Buffer
-	n, err := c.Get(clCtx(t, 30*time.Second), f.addr(), "file", &buf)
+	n, err := c.Get(tftptest.Context(t, 30*time.Second), f.addr(), "file", &buf)
 	wait()
 	if err != nil {
 		t.Fatal(err)
@@ -206,7 +207,7 @@ func TestClientRetriesExhausted(t *testing.T) {
 		return nil
 	})
 	c := tftp.Client{BlockSize: 512, Timeout: 50 * time.Millisecond, Retries: 2}
-	_, err := c.Get(clCtx(t, 30*time.Second), f.addr(), "file", &bytes.Buffer{})
+	_, err := c.Get(tftptest.Context(t, 30*time.Second), f.addr(), "file", &bytes.Buffer{})
 	wait()
 	if err == nil || !strings.Contains(err.Error(), "block 2") || !strings.Contains(err.Error(), `"file"`) {
 		t.Fatalf("error %v, want one naming the file and block 2", err)
@@ -277,7 +278,7 @@ func TestClientOptionRefused(t *testing.T) {
 	})
 	var c tftp.Client
 	var buf bytes.Buffer
-	_, err := c.Get(clCtx(t, 30*time.Second), f.addr(), "file", &buf)
+	_, err := c.Get(tftptest.Context(t, 30*time.Second), f.addr(), "file", &buf)
 	wait()
 	if err != nil {
 		t.Fatal(err)
@@ -318,7 +319,7 @@ func TestClientBadOACK(t *testing.T) {
 				}
 				return nil
 			})
-			_, err := c.client.Get(clCtx(t, 30*time.Second), f.addr(), "file", &bytes.Buffer{})
+			_, err := c.client.Get(tftptest.Context(t, 30*time.Second), f.addr(), "file", &bytes.Buffer{})
 			wait()
 			if err == nil || !strings.Contains(err.Error(), c.opt.Name) || !strings.Contains(err.Error(), c.wantInErr) {
 				t.Fatalf("error %v, want one naming %s and saying %q", err, c.opt.Name, c.wantInErr)
@@ -337,7 +338,7 @@ func TestClientServerError(t *testing.T) {
 		return f.send(&tftp.Error{Code: tftp.ErrAccess, Message: "go away"})
 	})
 	var c tftp.Client
-	_, err := c.Get(clCtx(t, 30*time.Second), f.addr(), "file", &bytes.Buffer{})
+	_, err := c.Get(tftptest.Context(t, 30*time.Second), f.addr(), "file", &bytes.Buffer{})
 	wait()
 	var te *tftp.Error
 	if !errors.As(err, &te) || te.Code != tftp.ErrAccess || te.Message != "go away" {
@@ -398,7 +399,7 @@ func TestClientWindowGap(t *testing.T) {
 	var pr clProgress
 	c := tftp.Client{BlockSize: 512, WindowSize: 4, Timeout: 5 * time.Second, Progress: pr.hook}
 	var buf bytes.Buffer
-	_, err := c.Get(clCtx(t, 30*time.Second), f.addr(), "file", &buf)
+	_, err := c.Get(tftptest.Context(t, 30*time.Second), f.addr(), "file", &buf)
 	wait()
 	if err != nil {
 		t.Fatal(err)
@@ -461,7 +462,7 @@ func TestClientPutWindowRewind(t *testing.T) {
 	})
 	var pr clProgress
 	c := tftp.Client{BlockSize: 512, WindowSize: 4, TransferSize: true, Timeout: 5 * time.Second, Progress: pr.hook}
-	err := c.Put(clCtx(t, 30*time.Second), f.addr(), "file", bytes.NewReader(body), int64(len(body)))
+	err := c.Put(tftptest.Context(t, 30*time.Second), f.addr(), "file", bytes.NewReader(body), int64(len(body)))
 	wait()
 	if err != nil {
 		t.Fatal(err)
@@ -516,7 +517,7 @@ func TestClientStrangerBeforeLock(t *testing.T) {
 	})
 	c := tftp.Client{BlockSize: 512, Timeout: 5 * time.Second}
 	var buf bytes.Buffer
-	_, err = c.Get(clCtx(t, 30*time.Second), f.addr(), "file", &buf)
+	_, err = c.Get(tftptest.Context(t, 30*time.Second), f.addr(), "file", &buf)
 	wait()
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package tftptest
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"log/slog"
 	"net"
@@ -165,5 +166,20 @@ func TestTransfers(t *testing.T) {
 	}
 	if o := Outcomes(got); o[tftp.Completed] != 2 || o[tftp.Aborted] != 1 || len(o) != 2 {
 		t.Errorf("Outcomes = %v", o)
+	}
+}
+
+// TestContext: the context has the deadline asked for and is cancelled
+// when the test that made it ends.
+func TestContext(t *testing.T) {
+	var ctx context.Context
+	t.Run("inner", func(t *testing.T) {
+		ctx = Context(t, time.Hour)
+		if d, ok := ctx.Deadline(); !ok || time.Until(d) > time.Hour || ctx.Err() != nil {
+			t.Errorf("deadline %v (%v), err %v", d, ok, ctx.Err())
+		}
+	})
+	if ctx.Err() == nil {
+		t.Error("context still live after its test ended")
 	}
 }

@@ -14,13 +14,8 @@ import (
 	"github.com/nobodd-go/nobodd-go/internal/fixture"
 	"github.com/nobodd-go/nobodd-go/internal/testpeer"
 	"github.com/nobodd-go/nobodd-go/tftp"
+	"github.com/nobodd-go/nobodd-go/tftp/tftptest"
 )
-
-func ctx(t *testing.T) context.Context {
-	c, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-	t.Cleanup(cancel)
-	return c
-}
 
 func TestHostPort(t *testing.T) {
 	for in, want := range map[string]string{
@@ -59,7 +54,7 @@ func TestGetPut(t *testing.T) {
 			t.Run("default-local", func(t *testing.T) {
 				t.Chdir(t.TempDir())
 				var stdout, stderr bytes.Buffer
-				if code := Get(ctx(t), []string{"--blksize", "1024", addr, "kernel8.img"}, &stdout, &stderr); code != 0 {
+				if code := Get(tftptest.Context(t, time.Minute), []string{"--blksize", "1024", addr, "kernel8.img"}, &stdout, &stderr); code != 0 {
 					t.Fatalf("exit %d: %s", code, stderr.String())
 				}
 				got, err := os.ReadFile("kernel8.img")
@@ -73,7 +68,7 @@ func TestGetPut(t *testing.T) {
 			t.Run("into-directory", func(t *testing.T) {
 				dir := t.TempDir()
 				var stdout, stderr bytes.Buffer
-				if code := Get(ctx(t), []string{addr, "kernel8.img", dir}, &stdout, &stderr); code != 0 {
+				if code := Get(tftptest.Context(t, time.Minute), []string{addr, "kernel8.img", dir}, &stdout, &stderr); code != 0 {
 					t.Fatalf("exit %d: %s", code, stderr.String())
 				}
 				got, err := os.ReadFile(filepath.Join(dir, "kernel8.img"))
@@ -83,7 +78,7 @@ func TestGetPut(t *testing.T) {
 			})
 			t.Run("stdout", func(t *testing.T) {
 				var stdout, stderr bytes.Buffer
-				if code := Get(ctx(t), []string{addr, "kernel8.img", "-", "--windowsize", "4"}, &stdout, &stderr); code != 0 {
+				if code := Get(tftptest.Context(t, time.Minute), []string{addr, "kernel8.img", "-", "--windowsize", "4"}, &stdout, &stderr); code != 0 {
 					t.Fatalf("exit %d: %s", code, stderr.String())
 				}
 				if !bytes.Equal(stdout.Bytes(), body) {
@@ -93,7 +88,7 @@ func TestGetPut(t *testing.T) {
 			t.Run("missing-leaves-nothing", func(t *testing.T) {
 				dir := t.TempDir()
 				var stdout, stderr bytes.Buffer
-				code := Get(ctx(t), []string{addr, "no/such/file", filepath.Join(dir, "out")}, &stdout, &stderr)
+				code := Get(tftptest.Context(t, time.Minute), []string{addr, "no/such/file", filepath.Join(dir, "out")}, &stdout, &stderr)
 				if code != 1 {
 					t.Fatalf("exit %d, want 1", code)
 				}
@@ -111,7 +106,7 @@ func TestGetPut(t *testing.T) {
 				}
 				remote := "put-" + network
 				var stdout, stderr bytes.Buffer
-				if code := Put(ctx(t), []string{"--blksize=512", "--timeout", "2s", "--retries", "3", addr, local, remote}, &stdout, &stderr); code != 0 {
+				if code := Put(tftptest.Context(t, time.Minute), []string{"--blksize=512", "--timeout", "2s", "--retries", "3", addr, local, remote}, &stdout, &stderr); code != 0 {
 					t.Fatalf("exit %d: %s", code, stderr.String())
 				}
 				got, err := os.ReadFile(filepath.Join(srv, remote))
