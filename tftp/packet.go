@@ -129,9 +129,10 @@ func (o Options) Get(name string) (string, bool) {
 	return "", false
 }
 
-// String returns the options as "name=value" pairs separated by spaces, in
-// order, as they appear in logs.
-func (o Options) String() string {
+// Text returns the options as "name=value" pairs separated by spaces, in
+// order, as they appear in logs. (Options has no String method: fmt prints
+// it as the slice it is.)
+func (o Options) Text() string {
 	var b strings.Builder
 	for i, opt := range o {
 		if i > 0 {

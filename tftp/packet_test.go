@@ -214,7 +214,7 @@ func BenchmarkParseRequest(b *testing.B) {
 	}
 }
 
-func TestOptionsString(t *testing.T) {
+func TestOptionsText(t *testing.T) {
 	for _, c := range []struct {
 		o    Options
 		want string
@@ -223,8 +223,8 @@ func TestOptionsString(t *testing.T) {
 		{Options{{"blksize", "1468"}}, "blksize=1468"},
 		{Options{{"tsize", "0"}, {"BlkSize", "512"}, {"x", ""}}, "tsize=0 BlkSize=512 x="},
 	} {
-		if got := c.o.String(); got != c.want {
-			t.Errorf("%#v.String() = %q, want %q", c.o, got, c.want)
+		if got := c.o.Text(); got != c.want {
+			t.Errorf("%#v.Text() = %q, want %q", c.o, got, c.want)
 		}
 	}
 }

@@ -91,7 +91,7 @@ func TestProbeSize(t *testing.T) {
 			t.Errorf("probe %q: server sent %d bytes of data", tc.file, st.Bytes)
 		}
 		rec.mu.Lock()
-		got := rec.opts[i].String()
+		got := rec.opts[i].Text()
 		rec.mu.Unlock()
 		if got != tc.wantOpts {
 			t.Errorf("probe %q: request options %q, want %q", tc.file, got, tc.wantOpts)
@@ -269,7 +269,7 @@ func TestProbeRetriesAndOptionRefusal(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		select {
 		case rq := <-s.reqs:
-			got = append(got, rq.Options.String())
+			got = append(got, rq.Options.Text())
 		case <-time.After(5 * time.Second):
 			t.Fatalf("server got %d requests, want 3", i)
 		}

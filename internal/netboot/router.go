@@ -139,7 +139,7 @@ func notFound(name string) error {
 func (r *Router) ServeTFTP(req *tftp.Request) (io.ReaderAt, int64, error) {
 	client := req.RemoteAddr.Addr().Unmap()
 	if r.log.Enabled(req.Context(), slog.LevelDebug) {
-		r.log.Debug("request", "client", req.RemoteAddr, "file", req.Filename, "mode", req.Mode, "options", req.Options.String())
+		r.log.Debug("request", "client", req.RemoteAddr, "file", req.Filename, "mode", req.Mode, "options", req.Options.Text())
 	}
 	name, err := cleanName(req.Filename)
 	if err != nil {
