@@ -34,11 +34,7 @@ func clOwnServer(t testing.TB, dir, up string, pc net.PacketConn, cfg func(*tftp
 	}
 	ts := tftptest.NewUnstartedServerConn(pc, srv)
 	ts.Start()
-	t.Cleanup(func() {
-		if err := ts.Close(); err != nil {
-			t.Errorf("closing the server: %v", err)
-		}
-	})
+	ts.CloseAtEnd(t)
 	return ts
 }
 

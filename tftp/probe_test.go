@@ -39,11 +39,7 @@ func newProbeServer(t *testing.T, h tftp.Handler) (*tftptest.Server, *probeRecor
 	srv.Server.Logger = slog.New(slog.NewTextHandler(rec.log, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	srv.Server.OnTransfer = rec.transfers.Record
 	srv.Start()
-	t.Cleanup(func() {
-		if err := srv.Close(); err != nil {
-			t.Errorf("closing server: %v", err)
-		}
-	})
+	srv.CloseAtEnd(t)
 	return srv, rec
 }
 

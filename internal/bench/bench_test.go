@@ -22,13 +22,7 @@ func newFileServer(t *testing.T, files map[string][]byte) *tftptest.Server {
 	for name, b := range files {
 		fsys[name] = &fstest.MapFile{Data: b}
 	}
-	s := tftptest.NewServer(tftp.FileServer(fsys))
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("closing the server: %v", err)
-		}
-	})
-	return s
+	return tftptest.Start(t, tftp.FileServer(fsys))
 }
 
 func TestTransfersAgainstServer(t *testing.T) {
@@ -83,7 +77,7 @@ func TestCorruptedByte(t *testing.T) {
 	data := fixture.Pseudo(2, 40_000)
 	d := Digest{Size: int64(len(data)), Sum: sha256.Sum256(data)}
 	for _, expect := range []*Digest{&d, nil} {
-		s := tftptest.NewServer(corruptOnce(data, 5))
+		s := tftptest.Start(t, corruptOnce(data, 5))
 		tr := &Transfer{Client: tftp.Client{BlockSize: 1024}, Addr: s.Addr, File: "f", Expect: expect}
 		res, err := Run(t.Context(), Load{Total: 16, Concurrency: 4, JobTimeout: 30 * time.Second}, tr.Job)
 		if err != nil {

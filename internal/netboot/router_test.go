@@ -39,17 +39,6 @@ func board(name, serial, img string) config.Board {
 	return config.Board{Name: name, Serial: s, HasSerial: true, Image: img, Partition: 1}
 }
 
-func serve(t *testing.T, r *Router) *tftptest.Server {
-	t.Helper()
-	s := tftptest.NewServer(r)
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return s
-}
-
 func get(t *testing.T, addr, name string) ([]byte, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -97,7 +86,7 @@ func TestRoutePrefixes(t *testing.T) {
 	log, lb := tftptest.NewLogger(slog.LevelDebug)
 	r := New(Config{Boards: []config.Board{b1, b2, b3, b4}}, log)
 	defer r.Close()
-	s := serve(t, r)
+	s := tftptest.Start(t, r)
 
 	for _, c := range []struct{ req, file string }{
 		{"1234abcd/config.txt", "config.txt"},
@@ -135,7 +124,7 @@ func TestLogicalPartition(t *testing.T) {
 	b.Partition = 5
 	r := New(Config{Boards: []config.Board{b}}, nil)
 	defer r.Close()
-	s := serve(t, r)
+	s := tftptest.Start(t, r)
 	mustGet(t, s.Addr, "0000abcd/config.txt", tree["config.txt"].Data)
 	mustGet(t, s.Addr, "0000abcd/kernel8.img", tree["kernel8.img"].Data)
 }
@@ -146,7 +135,7 @@ func TestSuperfloppy(t *testing.T) {
 	b.Partition = 0
 	r := New(Config{Boards: []config.Board{b}}, nil)
 	defer r.Close()
-	s := serve(t, r)
+	s := tftptest.Start(t, r)
 	mustGet(t, s.Addr, "abcdef01/start.elf", v.Tree["start.elf"].Data)
 }
 
@@ -187,7 +176,7 @@ func TestUnprefixedFallback(t *testing.T) {
 	log, lb := tftptest.NewLogger(slog.LevelDebug)
 	r := New(Config{Boards: []config.Board{b}, Root: root}, log)
 	defer r.Close()
-	s := serve(t, r)
+	s := tftptest.Start(t, r)
 
 	// From the board's ip: the board's partition first, then the root.
 	mustGet(t, s.Addr, "config.txt", tree["config.txt"].Data)
@@ -235,7 +224,7 @@ func TestRootSymlinkEscape(t *testing.T) {
 	log, lb := tftptest.NewLogger(slog.LevelDebug)
 	r := New(Config{Root: root}, log)
 	defer r.Close()
-	s := serve(t, r)
+	s := tftptest.Start(t, r)
 	_, err := get(t, s.Addr, "link")
 	wantCode(t, err, tftp.ErrAccess, "link")
 	if len(lb.Lines("refused request", "link")) == 0 {
@@ -312,7 +301,7 @@ func TestBadNames(t *testing.T) {
 	log, lb := tftptest.NewLogger(slog.LevelDebug)
 	r := New(Config{Boards: []config.Board{board("pi", "1234abcd", d.Path)}, Root: root}, log)
 	defer r.Close()
-	s := serve(t, r)
+	s := tftptest.Start(t, r)
 	long := strings.Repeat("a", 256)
 	for _, c := range []struct {
 		name string
@@ -367,7 +356,7 @@ func TestImageErrors(t *testing.T) {
 		board("garbage", "00000004", garbage), board("good", "00000005", d.Path),
 	}}, log)
 	defer r.Close()
-	s := serve(t, r)
+	s := tftptest.Start(t, r)
 	for _, c := range []struct{ name, client, log string }{
 		{"00000001/start4.elf", "board missing: boot image not available", "no such file or directory"},
 		{"00000003/start4.elf", "board nopart: partition 3 not found in boot image", "partition 3 not found; image has 1, 2"},

@@ -66,11 +66,7 @@ func newRecorderOn(t *testing.T, h tftp.Handler, pc net.PacketConn, configure fu
 	}
 	rec.srv.Server.OnTransfer = rec.transfers.Record
 	rec.srv.Start()
-	t.Cleanup(func() {
-		if err := rec.srv.Close(); err != nil {
-			t.Errorf("closing the server: %v", err)
-		}
-	})
+	rec.srv.CloseAtEnd(t)
 	return rec
 }
 

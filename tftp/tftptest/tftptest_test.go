@@ -3,6 +3,7 @@ package tftptest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -46,6 +47,10 @@ func TestNewServer(t *testing.T) {
 	}
 	if err := s.Close(); err != nil {
 		t.Errorf("Close: %v", err)
+	}
+	// A second Close returns at once (it used to wait for Serve forever).
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
 	}
 	if got := s.Server.Stats().Completed; got != 1 {
 		t.Errorf("Completed = %d", got)
@@ -181,5 +186,22 @@ func TestContext(t *testing.T) {
 	})
 	if ctx.Err() == nil {
 		t.Error("context still live after its test ended")
+	}
+}
+
+// TestStart: a server from Start serves, and is closed when its test ends.
+func TestStart(t *testing.T) {
+	var s *Server
+	t.Run("inner", func(t *testing.T) {
+		s = Start(t, tftp.HandlerFunc(func(r *tftp.Request) (io.ReaderAt, int64, error) {
+			return strings.NewReader("hi"), 2, nil
+		}))
+		var buf bytes.Buffer
+		if _, err := (&tftp.Client{}).Get(Context(t, 10*time.Second), s.Addr, "x", &buf); err != nil || buf.String() != "hi" {
+			t.Fatalf("Get: %q, %v", buf.String(), err)
+		}
+	})
+	if err := s.Server.Serve(s.pc); !errors.Is(err, tftp.ErrServerClosed) {
+		t.Errorf("Serve after the test ended: %v, want tftp.ErrServerClosed", err)
 	}
 }

@@ -23,13 +23,7 @@ import (
 // serveDir serves dir on loopback for the test's duration.
 func serveDir(t *testing.T, dir string) string {
 	t.Helper()
-	s := tftptest.NewServer(tftp.FileServer(os.DirFS(dir)))
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("closing the server: %v", err)
-		}
-	})
-	return s.Addr
+	return tftptest.Start(t, tftp.FileServer(os.DirFS(dir))).Addr
 }
 
 func writeFile(t *testing.T, name string, b []byte) {
