@@ -143,7 +143,7 @@ func mtype(t *testing.T, img string, n int, name string) string {
 	t.Helper()
 	var start int64
 	inPartition(t, img, n, func(p *image.Partition) { start = p.Start })
-	return string(fixture.Run(t, "mtype", "-i", fmt.Sprintf("%s@@%d", img, start), "::/"+name))
+	return fixture.Mtype(t, img, start, name)
 }
 
 // TestDryRun: --dry-run reports the plan and leaves the image and the

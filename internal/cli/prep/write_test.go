@@ -14,13 +14,7 @@ import (
 // mdirNames lists a directory of partition 1 with mtools.
 func mdirNames(t *testing.T, img, dir string) []string {
 	t.Helper()
-	out := fixture.Run(t, "mdir", "-b", "-i", img+"@@1048576", "::/"+dir)
-	var names []string
-	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		l = strings.TrimSuffix(l, "/")
-		names = append(names, l[strings.LastIndexByte(l, '/')+1:])
-	}
-	return names
+	return fixture.Mdir(t, img, 1<<20, dir)
 }
 
 func has(list []string, s string) bool {

@@ -36,24 +36,12 @@ func disk(t *testing.T) *fixture.DiskImage {
 // mdir lists a directory of partition n with mtools: names, sorted.
 func mdir(t *testing.T, d *fixture.DiskImage, n int, dir string) []string {
 	t.Helper()
-	p := d.Part(t, n)
-	out := fixture.Run(t, "mdir", "-b", "-i", fmt.Sprintf("%s@@%d", d.Path, p.Offset), "::/"+dir)
-	var names []string
-	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		if l == "" {
-			continue
-		}
-		l = strings.TrimSuffix(l, "/")
-		names = append(names, l[strings.LastIndexByte(l, '/')+1:])
-	}
-	slices.Sort(names)
-	return names
+	return fixture.Mdir(t, d.Path, d.Part(t, n).Offset, dir)
 }
 
 func mtype(t *testing.T, d *fixture.DiskImage, n int, name string) string {
 	t.Helper()
-	p := d.Part(t, n)
-	return string(fixture.Run(t, "mtype", "-i", fmt.Sprintf("%s@@%d", d.Path, p.Offset), "::/"+name))
+	return fixture.Mtype(t, d.Path, d.Part(t, n).Offset, name)
 }
 
 // mexists reports whether mtools finds name in partition n.
