@@ -3,7 +3,6 @@ package prep
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -74,34 +73,16 @@ func prep(t *testing.T, args ...string) (int, string, string) {
 	return code, stdout.String(), stderr.String()
 }
 
-type sfdiskDump struct {
-	PartitionTable struct {
-		Label      string `json:"label"`
-		SectorSize int64  `json:"sectorsize"`
-		LastLBA    int64  `json:"lastlba"`
-		Partitions []struct {
-			Node  string `json:"node"`
-			Start int64  `json:"start"`
-			Size  int64  `json:"size"`
-			Type  string `json:"type"`
-		} `json:"partitions"`
-	} `json:"partitiontable"`
-}
-
 // checkTable runs sfdisk --verify and --json (and sgdisk -v for a GPT) on
 // the image and returns the JSON dump.
-func checkTable(t *testing.T, img string) sfdiskDump {
+func checkTable(t *testing.T, img string) fixture.SfdiskTable {
 	t.Helper()
 	out := fixture.Run(t, "sfdisk", "--verify", img)
 	if !strings.Contains(string(out), "No errors detected") {
 		t.Errorf("sfdisk --verify: %s", out)
 	}
-	var d sfdiskDump
-	out = fixture.Run(t, "sfdisk", "--json", img)
-	if err := json.Unmarshal(out, &d); err != nil {
-		t.Fatalf("sfdisk --json: %v\n%s", err, out)
-	}
-	if d.PartitionTable.Label == "gpt" {
+	d := fixture.Sfdisk(t, img)
+	if d.Label == "gpt" {
 		out := fixture.Run(t, "sgdisk", "-v", img)
 		if !strings.Contains(string(out), "No problems found") {
 			t.Errorf("sgdisk -v: %s", out)
@@ -193,8 +174,8 @@ func TestGrowOnly(t *testing.T) {
 				t.Fatalf("image size %v, %v", st.Size(), err)
 			}
 			d := checkTable(t, img)
-			ss := d.PartitionTable.SectorSize
-			parts := d.PartitionTable.Partitions
+			ss := d.SectorSize
+			parts := d.Partitions
 			if len(parts) != 2 {
 				t.Fatalf("partitions: %+v", parts)
 			}
