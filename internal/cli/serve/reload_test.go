@@ -226,16 +226,24 @@ func TestReloadBadConfig(t *testing.T) {
 	}
 }
 
-// TestShutdownWithTransferInFlight: SIGTERM while a transfer runs; the
-// transfer completes and Main exits 0.
-func TestShutdownWithTransferInFlight(t *testing.T) {
+// readyDaemon starts the daemon for board 1234abcd with a fixture.PiBoot
+// tree, patient retransmits and a notify socket, and waits for READY=1.
+func readyDaemon(t *testing.T) (fixture.Tree, *running, *notifySocket) {
+	t.Helper()
 	tree := fixture.PiBoot()
 	d := piDisk(t, tree)
 	ns := newNotifySocket(t)
-	empty := filepath.Join(t.TempDir(), "empty.toml")
-	writeFile(t, empty, "[tftp]\ntimeout = \"2s\"\nretries = 10\n")
-	dm := startDaemon(t, []string{"--config", empty, "--board", "1234abcd," + d.Path}, map[string]string{"NOTIFY_SOCKET": ns.path})
+	cfg := filepath.Join(t.TempDir(), "nobodd-go.toml")
+	writeFile(t, cfg, "[tftp]\ntimeout = \"2s\"\nretries = 10\n")
+	dm := startDaemon(t, []string{"--config", cfg, "--board", "1234abcd," + d.Path}, map[string]string{"NOTIFY_SOCKET": ns.path})
 	ns.expect(t, "READY=1")
+	return tree, dm, ns
+}
+
+// TestShutdownWithTransferInFlight: SIGTERM while a transfer runs; the
+// transfer completes and Main exits 0.
+func TestShutdownWithTransferInFlight(t *testing.T) {
+	tree, dm, ns := readyDaemon(t)
 	x := startRaw(t, dm.addr, "1234abcd/start4.elf")
 	dm.sigs <- syscall.SIGTERM
 	ns.expect(t, "STOPPING=1")
@@ -259,13 +267,7 @@ func TestShutdownWithTransferInFlight(t *testing.T) {
 // TestSecondSignal: a second SIGTERM during the grace period cancels the
 // transfers still running, and Main still exits 0.
 func TestSecondSignal(t *testing.T) {
-	tree := fixture.PiBoot()
-	d := piDisk(t, tree)
-	ns := newNotifySocket(t)
-	empty := filepath.Join(t.TempDir(), "empty.toml")
-	writeFile(t, empty, "[tftp]\ntimeout = \"2s\"\nretries = 10\n")
-	dm := startDaemon(t, []string{"--config", empty, "--board", "1234abcd," + d.Path}, map[string]string{"NOTIFY_SOCKET": ns.path})
-	ns.expect(t, "READY=1")
+	_, dm, ns := readyDaemon(t)
 	startRaw(t, dm.addr, "1234abcd/start4.elf") // never finished
 	dm.sigs <- syscall.SIGTERM
 	ns.expect(t, "STOPPING=1")
