@@ -8,7 +8,9 @@ import (
 )
 
 // File is an open regular file of an *FS. Its ReadAt is safe for concurrent
-// use; Read and Seek share an offset.
+// use; Read, Write and Seek share an offset. Files from FS.Open are
+// read-only; those from OpenFile and Create on a writable FS also write
+// (Write, WriteAt, WriteString, Truncate, Sync).
 type File struct {
 	v      *volume
 	info   *fileInfo
