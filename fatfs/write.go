@@ -521,18 +521,25 @@ func (f *FS) RemoveAll(name string) error {
 	if e == nil {
 		return nil
 	}
-	return w.removeAll(parent, e, name)
+	return w.removeAll(parent, e, name, map[uint32]bool{parent.first: true})
 }
 
-func (w *writer) removeAll(parent *wdir, e *entry, name string) error {
+// removeAll removes e and everything under it; seen holds the directories
+// being removed, so that a damaged tree that loops is an error, not an
+// endless recursion.
+func (w *writer) removeAll(parent *wdir, e *entry, name string, seen map[uint32]bool) error {
 	if e.attr.IsDir() {
+		if seen[e.first] {
+			return &fs.PathError{Op: "removeall", Path: name, Err: &CorruptError{Path: name, Cluster: e.first, Problem: "directory contains its own ancestor"}}
+		}
+		seen[e.first] = true
 		d, err := w.loadDir(name, e.first)
 		if err != nil {
 			return &fs.PathError{Op: "removeall", Path: name, Err: err}
 		}
 		for len(d.entries) > 0 {
 			c := d.entries[0]
-			if err := w.removeAll(d, c, name+"/"+c.name); err != nil {
+			if err := w.removeAll(d, c, name+"/"+c.name, seen); err != nil {
 				return err
 			}
 		}

@@ -334,3 +334,65 @@ func FuzzWrite(f *testing.F) {
 		model.compare(t, mustNew(t, m.b), "after Close")
 	})
 }
+
+// FuzzWriteCorrupt damages a small populated volume (bytes of its boot
+// sector, FATs and directories XORed as the input says) and then writes to
+// it: every operation must return (an error is fine), never panic or hang.
+func FuzzWriteCorrupt(f *testing.F) {
+	f.Add([]byte{0, 0})
+	f.Add([]byte{0x02, 0x10, 0xFF, 0x02, 0x11, 0x0F}) // FAT entries
+	f.Add([]byte{0x0C, 0x40, 0x55, 0x0C, 0x5A, 0x80}) // root directory
+	f.Add([]byte{0x00, 0x0D, 0x07, 0x00, 0x11, 0x40}) // boot sector
+	base, fsys := newMem(f, 512<<10, &FormatOptions{Type: FAT12, SectorsPerCluster: 1, RootEntries: 32})
+	for _, d := range []string{"dir", "dir/Sub Dir"} {
+		if err := fsys.Mkdir(d, 0o755); err != nil {
+			f.Fatal(err)
+		}
+	}
+	for i, p := range []string{"a.txt", "Long Name.bin", "dir/x", "dir/Sub Dir/y.dat"} {
+		if err := fsys.WriteFile(p, bytes.Repeat([]byte{byte(i)}, 700*i+1), 0o644); err != nil {
+			f.Fatal(err)
+		}
+	}
+	if err := fsys.Close(); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		img := &memImage{b: bytes.Clone(base.b)}
+		// Triples: offset in 256-byte units (within the first 16 KiB:
+		// boot sector, FATs, root, first clusters), offset in the unit,
+		// XOR mask.
+		for i := 0; i+2 < len(in) && i < 60; i += 3 {
+			off := int(in[i]%64)*256 + int(in[i+1])
+			img.b[off] ^= in[i+2]
+		}
+		withDeadline(t, func() {
+			fsys, err := NewRW(img, int64(len(img.b)), nil)
+			if err != nil {
+				return
+			}
+			var names []string
+			_ = fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+				if len(names) >= 50 {
+					return fs.SkipAll // a damaged tree may loop
+				}
+				if err == nil && p != "." {
+					names = append(names, p)
+				}
+				return nil
+			})
+			for i, p := range names {
+				if fl, err := fsys.OpenFile(p, os.O_RDWR|os.O_APPEND, 0); err == nil {
+					_, _ = fl.Write(bytes.Repeat([]byte{1}, 600))
+					_ = fl.Truncate(int64(100 * i))
+					_ = fl.Close()
+				}
+				_ = fsys.Rename(p, p+" renamed")
+				_ = fsys.WriteFile(path.Join(path.Dir(p), "new file"), []byte("new"), 0o644)
+				_ = fsys.Mkdir(path.Join(path.Dir(p), "new dir"), 0o755)
+				_ = fsys.RemoveAll(p + " renamed")
+			}
+			_ = fsys.Close()
+		})
+	})
+}
