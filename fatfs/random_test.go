@@ -281,6 +281,9 @@ func (s *randomSeq) run() string {
 			fail("rename "+src+" "+dst, err)
 			return "rename (full) " + src
 		}
+		if dst == src {
+			return "rename to itself " + src
+		}
 		moved := s.children(src)
 		f := model[src]
 		delete(model, src)
