@@ -396,3 +396,59 @@ func TestAllocation(t *testing.T) {
 	}
 	fsckMem(t, m)
 }
+
+// TestRenameOverOpenFile replaces a file that is open by another whose
+// entry takes the freed slot: both open files keep working.
+func TestRenameOverOpenFile(t *testing.T) {
+	m, fsys := newMem(t, 4<<20, &FormatOptions{Type: FAT16, SectorsPerCluster: 1})
+	if err := fsys.WriteFile("target", []byte("old target"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := fsys.WriteFile("source", []byte("source"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tf, err := fsys.OpenFile("target", os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sf, err := fsys.OpenFile("source", os.O_RDWR|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fsys.Rename("source", "target"); err != nil {
+		t.Fatal(err)
+	}
+	// A new handle on the renamed entry shares the source's state.
+	nf, err := fsys.OpenFile("TARGET", os.O_RDWR|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nf.Write(fixture.Pseudo(1, 3000)); err != nil {
+		t.Fatal(err)
+	}
+	if err := nf.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sf.Write([]byte(" grows")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tf.WriteAt([]byte("OLD"), 0); err != nil {
+		t.Fatal(err)
+	}
+	want := string(fixture.Pseudo(1, 3000))
+	want = "source" + want + " grows"
+	if got, err := fsys.ReadFile("target"); err != nil || string(got) != want {
+		t.Errorf("target after the rename: %d bytes, %v; want %d", len(got), err, len(want))
+	}
+	p := make([]byte, 10)
+	if _, err := tf.ReadAt(p, 0); err != nil || string(p) != "OLD target" {
+		t.Errorf("the replaced open file reads %q, %v", p, err)
+	}
+	if err := errors.Join(tf.Close(), sf.Close(), fsys.Close()); err != nil {
+		t.Fatal(err)
+	}
+	fsckMem(t, m)
+	if got, err := mustNew(t, m.b).ReadFile("target"); err != nil || string(got) != want {
+		t.Errorf("target read fresh: %d bytes, %v", len(got), err)
+	}
+}

@@ -643,7 +643,10 @@ func (f *FS) Rename(oldname, newname string) error {
 			delete(w.dirs, target.first)
 			w.fs.invalidateDir(target.first)
 		}
-		targetNode = w.nodes[nodeKey{newParent.first, target.slot}]
+		// Detach an open target now: its slot may be reused below.
+		if targetNode = w.nodes[nodeKey{newParent.first, target.slot}]; targetNode != nil {
+			w.detach(targetNode)
+		}
 	}
 	raw := make([]byte, 32)
 	copy(raw, oldParent.raw[e.slot*32:])
@@ -687,9 +690,7 @@ func (f *FS) Rename(oldname, newname string) error {
 			}
 		}
 	}
-	if targetNode != nil {
-		w.detach(targetNode)
-	} else if len(targetChain) > 0 {
+	if targetNode == nil && len(targetChain) > 0 {
 		w.fat.freeChain(targetChain)
 		if err := w.flushFAT(); err != nil {
 			return fail(err)
