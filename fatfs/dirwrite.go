@@ -61,9 +61,6 @@ func (w *writer) loadDir(path string, first uint32) (*wdir, error) {
 		return nil, err
 	}
 	d.parse(w)
-	if len(w.dirs) >= cacheLimit {
-		clear(w.dirs)
-	}
 	w.dirs[first] = d
 	return d, nil
 }

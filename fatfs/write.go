@@ -194,6 +194,11 @@ func (f *FS) lockW(op, name string) (*writer, error) {
 		w.mu.Unlock()
 		return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrClosed}
 	}
+	// Bound the directory cache between operations, never during one:
+	// an operation relies on one *wdir per directory.
+	if len(w.dirs) >= cacheLimit {
+		clear(w.dirs)
+	}
 	return w, nil
 }
 
