@@ -206,7 +206,10 @@ func TestFixtures(t *testing.T) {
 				t.Errorf("label %q, want %q", fsys.Label(), v.Spec.Label)
 			}
 			got := fatTree(t, fsys)
+			// Files' times exactly (mcopy -m copies them out, in UTC);
+			// files' and directories' times to the minute against mdir.
 			compareTrees(t, "mtools", got, mtoolsTree(t, v), true)
+			compareMdirTimes(t, fsys, v)
 			want := fixture.Tree{}
 			for p, dir := range v.Tree.Paths() {
 				if dir {
@@ -239,5 +242,82 @@ func TestFixtures(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// mdirTimes lists the whole volume with "mdir -/ -a" and returns each
+// entry's (file's and directory's) modification time as mdir shows it, to
+// the minute.
+func mdirTimes(t *testing.T, v *fixture.Volume) map[string]time.Time {
+	t.Helper()
+	out := string(fixture.Run(t, "mdir", "-/", "-a", "-i", v.Mtools(), "::/"))
+	times := make(map[string]time.Time)
+	dir := ""
+	for _, line := range strings.Split(out, "\n") {
+		if d, ok := strings.CutPrefix(line, "Directory for ::/"); ok {
+			dir = strings.TrimSpace(d)
+			continue
+		}
+		r := []rune(line)
+		if len(r) < 13 || r[8] != ' ' || strings.HasPrefix(line, " ") {
+			continue
+		}
+		base := strings.TrimRight(string(r[:8]), " ")
+		ext := strings.TrimRight(string(r[9:12]), " ")
+		fields := strings.Fields(string(r[12:]))
+		if len(fields) < 3 || base == "." || base == ".." {
+			continue
+		}
+		when, err := time.ParseInLocation("2006-01-02 15:04", fields[1]+" "+fields[2], time.UTC)
+		if err != nil {
+			continue // not an entry line
+		}
+		name := base
+		if ext != "" {
+			name += "." + ext
+		}
+		// A long name follows the time, after two spaces.
+		rest := string(r[12:])
+		i := strings.Index(rest, fields[1])
+		rest = rest[i+len(fields[1]):]
+		i = strings.Index(rest, fields[2])
+		if long := rest[i+len(fields[2]):]; strings.HasPrefix(long, "  ") && len(long) > 2 {
+			name = long[2:]
+		}
+		times[path.Join(dir, name)] = when
+	}
+	return times
+}
+
+// compareMdirTimes checks every entry's time against mdir's, to the minute.
+func compareMdirTimes(t *testing.T, fsys fs.FS, v *fixture.Volume) {
+	t.Helper()
+	times := mdirTimes(t, v)
+	n := 0
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == "." {
+			return err
+		}
+		st, err := d.Info()
+		if err != nil {
+			return err
+		}
+		want, ok := times[p]
+		if !ok {
+			t.Errorf("mdir does not list %q", p)
+			return nil
+		}
+		n++
+		if got := st.ModTime().Truncate(time.Minute); !got.Equal(want) {
+			t.Errorf("%q: mtime %v, mdir says %v", p, st.ModTime(), want)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("compared the times of %d entries with mdir", n)
+	if n == 0 || n != len(times) {
+		t.Errorf("compared %d entries, mdir listed %d", n, len(times))
 	}
 }

@@ -222,6 +222,12 @@ func TestMBRSectorSize(t *testing.T) {
 	if img, err = m.open(); err != nil || img.SectorSize() != 512 {
 		t.Errorf("%v, %v; want the default of 512-byte sectors", img, err)
 	}
+	// An ext4 superblock (magic 0xEF53 at byte 1024+56 of the partition)
+	// decides as well.
+	binary.LittleEndian.PutUint16(m[8*4096+1024+56:], 0xEF53)
+	if img, err = m.open(); err != nil || img.SectorSize() != 4096 {
+		t.Errorf("%v, %v; want 4096-byte sectors from the ext superblock", img, err)
+	}
 }
 
 func TestShortReader(t *testing.T) {

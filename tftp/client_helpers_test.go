@@ -153,6 +153,14 @@ func clientGet(conn net.PacketConn, srv net.Addr, file string, o getOpts) (*getR
 				if timeouts > o.retries {
 					return res, fmt.Errorf("timeout waiting for block %d", expected)
 				}
+				if tid != nil && (expected > 1 || res.oack != nil) {
+					// RFC 7440: acknowledge the last block received in order.
+					inWin = 0
+					if err := ack(expected - 1); err != nil {
+						return nil, err
+					}
+					continue
+				}
 				if _, err := conn.WriteTo(last, lastTo); err != nil {
 					return nil, err
 				}
@@ -217,6 +225,12 @@ func clientGet(conn net.PacketConn, srv net.Addr, file string, o getOpts) (*getR
 					if err := ack(seq); err != nil {
 						return nil, err
 					}
+				}
+			case seq == expected-1 && seq > 0:
+				// Our ACK for this block may have been lost.
+				inWin = 0
+				if err := ack(seq); err != nil {
+					return nil, err
 				}
 			case seq > expected:
 				if !gapAcked {

@@ -41,7 +41,7 @@ func clSizes(blksize int) []int {
 // socket this test bound (so no port is guessed), serving dir, and returns
 // the address. The daemon's process group (it forks per transfer) is killed
 // when the test ends.
-func clStartInTFTPD(t *testing.T, dir string, extra ...string) string {
+func clStartInTFTPD(t testing.TB, dir string, extra ...string) string {
 	t.Helper()
 	bin := testpeer.Require(t, "in.tftpd")
 	u, err := user.Current()

@@ -106,9 +106,10 @@ func (f *clFake) run(script func() error) (wait func()) {
 func data(block uint16, b []byte) *tftp.DataPacket { return &tftp.DataPacket{Block: block, Data: b} }
 func ack(block uint16) *tftp.AckPacket             { return &tftp.AckPacket{Block: block} }
 
-// TestClientLockStep: a duplicate DATA block gets no extra ACK (re-ACK only
-// on timeout), and a packet from a stranger is answered with ERROR 5 without
-// disturbing the transfer.
+// TestClientLockStep: a resent copy of the block last acknowledged is
+// acknowledged again at once (its ACK was lost), an older copy is ignored,
+// and a packet from a stranger is answered with ERROR 5 without disturbing
+// the transfer.
 func TestClientLockStep(t *testing.T) {
 	f := clNewFake(t)
 	b1, b2, b3 := clPattern(512, 1), clPattern(512, 2), clPattern(100, 3)
@@ -149,13 +150,21 @@ func TestClientLockStep(t *testing.T) {
 				return err
 			}
 		}
-		if err := f.expect(ack(2)); err != nil {
+		// Each resent copy of the block last acknowledged means the ACK
+		// was lost: one ACK 2 per copy, no more.
+		for i := range 3 {
+			if err := f.expect(ack(2)); err != nil {
+				return fmt.Errorf("ACK 2 #%d: %w", i+1, err)
+			}
+		}
+		// A copy of an older block (1) is ignored.
+		if err := f.send(data(1, b1)); err != nil {
 			return err
 		}
 		if err := f.send(data(3, b3)); err != nil {
 			return err
 		}
-		// The next ACK must be for block 3: no ACK 2 for the duplicates.
+		// The next ACK must be for block 3: nothing for the old copy.
 		return f.expect(ack(3))
 	})
 	c := tftp.Client{BlockSize: 512, Timeout: 5 * time.Second}
@@ -460,5 +469,47 @@ func TestClientConfigErrors(t *testing.T) {
 		if _, err := c.Get(t.Context(), "127.0.0.1:9", "x", &bytes.Buffer{}); err == nil {
 			t.Errorf("%+v: Get succeeded", c)
 		}
+	}
+}
+
+// TestClientStrangerBeforeLock: before the server's first reply, a packet
+// from another IP address is answered with ERROR 5 and does not become the
+// transfer's peer; the real server's reply then is.
+func TestClientStrangerBeforeLock(t *testing.T) {
+	f := clNewFake(t)
+	stranger, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stranger.Close()
+	body := clPattern(40, 8)
+	wait := f.run(func() error {
+		if _, err := f.request(); err != nil {
+			return err
+		}
+		if _, err := stranger.WriteToUDPAddrPort(data(1, []byte("forged")).AppendTo(nil), f.client); err != nil {
+			return err
+		}
+		p, _, err := f.read(stranger)
+		if err != nil {
+			return fmt.Errorf("stranger: %w", err)
+		}
+		if e, ok := p.(*tftp.Error); !ok || e.Code != tftp.ErrUnknownTID {
+			return fmt.Errorf("stranger got %v, want ERROR 5", p)
+		}
+		if err := f.send(data(1, body)); err != nil {
+			return err
+		}
+		return f.expect(ack(1))
+	})
+	c := tftp.Client{BlockSize: 512, Timeout: 5 * time.Second}
+	var buf bytes.Buffer
+	_, err = c.Get(clCtx(t, 30*time.Second), f.addr(), "file", &buf)
+	wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf.Bytes(), body) {
+		t.Fatalf("got %q, want the server's %d bytes", buf.Bytes(), len(body))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -110,33 +111,40 @@ func (l *listener) read(b []byte) (n int, src netip.AddrPort, dst netip.Addr, if
 	return n, src, dst, ifIndex, nil
 }
 
+// oobFor returns the control message that makes a packet leave from the
+// local address src (nil when the socket takes none or src is unspecified).
+//
+// IPv4 destinations on an IPv6 socket need IP_PKTINFO: x/net's ipv6 package
+// does not marshal an IPv4-mapped source into IPV6_PKTINFO, and Linux takes
+// IP_PKTINFO on a dual-stack socket.
+func (l *listener) oobFor(src netip.Addr, ifIndex int) []byte {
+	if !src.IsValid() || src.IsUnspecified() || (l.p4 == nil && l.p6 == nil) {
+		return nil
+	}
+	if s := src.Unmap(); s.Is4() {
+		s4 := s.As4()
+		return (&ipv4.ControlMessage{Src: net.IP(s4[:])}).Marshal()
+	}
+	if l.p6 == nil {
+		return nil
+	}
+	s16 := src.As16()
+	cm := &ipv6.ControlMessage{Src: net.IP(s16[:])}
+	if src.IsLinkLocalUnicast() {
+		cm.IfIndex = ifIndex
+	}
+	return cm.Marshal()
+}
+
 // writeTo sends b to dst from the local address src (when the socket takes
 // control messages and src is a specific address).
 func (l *listener) writeTo(b []byte, dst netip.AddrPort, src netip.Addr, ifIndex int) error {
-	switch {
-	case l.p6 != nil:
-		to := &net.UDPAddr{IP: net.IP(dst.Addr().Unmap().AsSlice()), Port: int(dst.Port()), Zone: dst.Addr().Zone()}
-		var cm *ipv6.ControlMessage
-		if src.IsValid() && !src.IsUnspecified() {
-			s16 := src.Unmap().As16() // an IPv4 address becomes ::ffff:a.b.c.d
-			cm = &ipv6.ControlMessage{Src: net.IP(s16[:])}
-			if src.Is6() && !src.Is4In6() && src.IsLinkLocalUnicast() {
-				cm.IfIndex = ifIndex
-			}
-		}
-		_, err := l.p6.WriteTo(b, cm, to)
-		return err
-	case l.p4 != nil:
-		to := &net.UDPAddr{IP: net.IP(dst.Addr().Unmap().AsSlice()), Port: int(dst.Port())}
-		var cm *ipv4.ControlMessage
-		if src.IsValid() && !src.IsUnspecified() && src.Unmap().Is4() {
-			s4 := src.Unmap().As4()
-			cm = &ipv4.ControlMessage{Src: net.IP(s4[:])}
-		}
-		_, err := l.p4.WriteTo(b, cm, to)
-		return err
-	case l.udp != nil:
-		_, err := l.udp.WriteToUDPAddrPort(b, dst)
+	return l.writeOOB(b, dst, l.oobFor(src, ifIndex))
+}
+
+func (l *listener) writeOOB(b []byte, dst netip.AddrPort, oob []byte) error {
+	if l.udp != nil {
+		_, _, err := l.udp.WriteMsgUDPAddrPort(b, oob, dst)
 		return err
 	}
 	_, err := l.pc.WriteTo(b, net.UDPAddrFromAddrPort(dst))
@@ -154,6 +162,9 @@ type transport interface {
 	recv(ctx context.Context, b []byte, deadline time.Time) (int, error)
 	// send sends b to the peer.
 	send(b []byte) error
+	// sendBatch sends the packets to the peer, in order, with as few
+	// system calls as the transport allows.
+	sendBatch(pkts [][]byte) error
 	// local returns the address replies come from.
 	local() netip.AddrPort
 	close()
@@ -167,6 +178,12 @@ type udpTransport struct {
 	peer netip.AddrPort
 	addr netip.AddrPort
 	stop func() bool
+
+	// sendmmsg(2) through x/net, set up on first use.
+	writeBatch func([]ipv4.Message, int) (int, error)
+	peerUDP    *net.UDPAddr
+	msgs       []ipv4.Message // ipv4.Message and ipv6.Message are the same type
+	bufs       [][]byte
 }
 
 // listenTransfer opens a transfer socket on the local address laddr (an
@@ -260,6 +277,38 @@ func (t *udpTransport) send(b []byte) error {
 	return err
 }
 
+func (t *udpTransport) sendBatch(pkts [][]byte) error {
+	if t.writeBatch == nil {
+		if t.addr.Addr().Is4() {
+			t.writeBatch = ipv4.NewPacketConn(t.conn).WriteBatch
+		} else {
+			t.writeBatch = ipv6.NewPacketConn(t.conn).WriteBatch
+		}
+		t.peerUDP = net.UDPAddrFromAddrPort(t.peer)
+	}
+	if cap(t.msgs) < len(pkts) {
+		t.msgs = make([]ipv4.Message, len(pkts))
+		t.bufs = make([][]byte, len(pkts))
+	}
+	msgs := t.msgs[:len(pkts)]
+	for i, p := range pkts {
+		t.bufs[i] = p
+		msgs[i].Buffers = t.bufs[i : i+1]
+		msgs[i].Addr = t.peerUDP
+	}
+	for len(msgs) > 0 {
+		n, err := t.writeBatch(msgs, 0)
+		if err != nil {
+			return err
+		}
+		if n <= 0 {
+			return io.ErrShortWrite
+		}
+		msgs = msgs[n:]
+	}
+	return nil
+}
+
 func (t *udpTransport) local() netip.AddrPort { return t.addr }
 
 func (t *udpTransport) close() {
@@ -273,14 +322,15 @@ type endpoint struct {
 	peer    netip.AddrPort
 	src     netip.Addr // local address the request came to
 	ifIndex int
-	in      chan []byte
+	oob     []byte       // control message choosing the source address
+	in      chan *[]byte // pooled copies of the peer's packets
 	timer   *time.Timer
 }
 
 var packetPool = sync.Pool{New: func() any { b := make([]byte, 0, 65536); return &b }}
 
 func (l *listener) register(peer netip.AddrPort, src netip.Addr, ifIndex int, queue int) *endpoint {
-	e := &endpoint{l: l, peer: peer, src: src, ifIndex: ifIndex, in: make(chan []byte, queue)}
+	e := &endpoint{l: l, peer: peer, src: src, ifIndex: ifIndex, oob: l.oobFor(src, ifIndex), in: make(chan *[]byte, queue)}
 	l.mu.Lock()
 	l.peers[peer] = e
 	l.mu.Unlock()
@@ -298,11 +348,10 @@ func (l *listener) deliver(peer netip.AddrPort, b []byte) bool {
 		return false
 	}
 	bp := packetPool.Get().(*[]byte)
-	p := append((*bp)[:0], b...)
+	*bp = append((*bp)[:0], b...)
 	select {
-	case e.in <- p:
+	case e.in <- bp:
 	default:
-		*bp = p
 		packetPool.Put(bp)
 	}
 	return true
@@ -319,9 +368,9 @@ func (e *endpoint) recv(ctx context.Context, b []byte, deadline time.Time) (int,
 		e.timer.Reset(d)
 	}
 	select {
-	case p := <-e.in:
-		n := copy(b, p)
-		packetPool.Put(&p)
+	case bp := <-e.in:
+		n := copy(b, *bp)
+		packetPool.Put(bp)
 		return n, nil
 	case <-e.timer.C:
 		return 0, errTimeout
@@ -330,7 +379,16 @@ func (e *endpoint) recv(ctx context.Context, b []byte, deadline time.Time) (int,
 	}
 }
 
-func (e *endpoint) send(b []byte) error { return e.l.writeTo(b, e.peer, e.src, e.ifIndex) }
+func (e *endpoint) send(b []byte) error { return e.l.writeOOB(b, e.peer, e.oob) }
+
+func (e *endpoint) sendBatch(pkts [][]byte) error {
+	for _, p := range pkts {
+		if err := e.send(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 func (e *endpoint) local() netip.AddrPort { return netip.AddrPortFrom(e.src, e.l.local.Port()) }
 

@@ -1,2 +1,47 @@
 // Package tftp is a TFTP server framework and client.
+//
+// # Limits
+//
+//   - Transfer modes: octet and netascii only ("mail" and others get
+//     ERROR 4). netascii reads never offer tsize (the size after
+//     translation is unknown).
+//   - Options: blksize (RFC 2348; at least 8, clamped to
+//     Server.MaxBlockSize), tsize (RFC 2349; in an RRQ any value asks for
+//     the size, as with tftp-hpa), timeout (1..255 s), utimeout
+//     (10000..255000000 µs, as tftp-hpa), windowsize (RFC 7440; 1..65535,
+//     clamped to Server.MaxWindowSize, at most 32768). Other options are
+//     ignored and not echoed; nonsense values get ERROR 8. No multicast
+//     (RFC 2090).
+//   - Block numbers roll over to 0 after 65535 by default (Rollover).
+//   - A window of blocks is kept in memory per transfer: windowsize ×
+//     (blksize + 4) bytes, up to 32768 × 65468 in theory; the default
+//     MaxWindowSize 64 caps it at about 4 MiB.
+//   - Replies come from the address a request was sent to only when the
+//     main socket is a *net.UDPConn on Linux-like systems with IP_PKTINFO /
+//     IPV6_PKTINFO; with another net.PacketConn, transfer sockets are bound
+//     to the unspecified address.
+//
+// # Server
+//
+// A Server answers read requests (RRQ) through a Handler and, optionally,
+// write requests (WRQ) through a WriteHandler. Each transfer runs in its own
+// goroutine over its own UDP socket, bound to the local address the request
+// arrived on (or, with SinglePort, over the main socket). The engine is
+// strictly lock-step: a DATA block is sent again only when the retransmit
+// timer fires or the client asks for it with an ACK for an earlier block of
+// the window (RFC 7440), never because of a duplicate ACK (the Sorcerer's
+// Apprentice problem, which hangs the Raspberry Pi 4 firmware). The timer
+// adapts to the measured round trip (RFC 6298, Karn's rule) between
+// Server.MinTimeout and Server.Timeout, unless the client asked for a fixed
+// timeout.
+//
+// Handlers report missing files with fs.ErrNotExist (ERROR 1), refusals with
+// fs.ErrPermission (ERROR 2), and any other code with *Error. ServeMux
+// routes by filename prefix, Chain tries handlers in turn, FileServer serves
+// an fs.FS and DirWriter stores uploads without ever overwriting.
+//
+// # Packets
+//
+// ParsePacket decodes any packet; ParseAck, ParseData, AppendAck,
+// AppendData and PutDataHeader are the allocation-free hot path.
 package tftp

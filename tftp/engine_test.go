@@ -47,7 +47,8 @@ func TestBusy(t *testing.T) {
 func TestUnknownTID(t *testing.T) {
 	sink := newStatsSink()
 	data := pattern(3000)
-	srv := &Server{Handler: oneFile("f", data), OnTransfer: sink.on}
+	// A patient timer: a retransmit here would only mean a stalled machine.
+	srv := &Server{Handler: oneFile("f", data), OnTransfer: sink.on, MinTimeout: 10 * time.Second, Timeout: 10 * time.Second}
 	addr := net.UDPAddrFromAddrPort(startServer(t, srv, "udp4", "127.0.0.1:0"))
 	c := newRawClient(t, "udp4", "127.0.0.1:0")
 	c.send(addr, rrq("f", "octet"))
@@ -85,7 +86,7 @@ func TestUnknownTID(t *testing.T) {
 func TestDuplicateAckNoResend(t *testing.T) {
 	sink := newStatsSink()
 	data := pattern(512*6 + 100)
-	srv := &Server{Handler: oneFile("f", data), OnTransfer: sink.on, Timeout: 3 * time.Second, MinTimeout: 3 * time.Second}
+	srv := &Server{Handler: oneFile("f", data), OnTransfer: sink.on, Timeout: 10 * time.Second, MinTimeout: 10 * time.Second}
 	addr := net.UDPAddrFromAddrPort(startServer(t, srv, "udp4", "127.0.0.1:0"))
 	c := newRawClient(t, "udp4", "127.0.0.1:0")
 	c.send(addr, rrq("f", "octet", "blksize", "512"))
@@ -98,9 +99,13 @@ func TestDuplicateAckNoResend(t *testing.T) {
 	count := map[uint16]int{}
 	var got []byte
 	for i := 0; i < 50; i++ {
-		p, _, err := c.tryRecv(500 * time.Millisecond)
+		wait := 5 * time.Second
+		if len(got) == len(data) {
+			wait = 300 * time.Millisecond // done: anything more would be a resend
+		}
+		p, _, err := c.tryRecv(wait)
 		if err != nil {
-			break // quiet: nothing more is coming before the 3s timer
+			break
 		}
 		d, ok := p.(*DataPacket)
 		if !ok {
@@ -222,6 +227,9 @@ func TestDuplicateRRQ(t *testing.T) {
 	_, tid := expectData(t, c, 1)
 	c.send(addr, rrq("f", "octet")) // retransmitted request
 	c.send(addr, rrq("f", "octet"))
+	// Let the main socket see both before the transfer can end (the two
+	// sockets are not ordered with each other).
+	waitFor(t, "the duplicates to be counted", func() bool { return srv.Stats().Duplicates == 2 })
 	// A second transfer would send its own DATA 1; only ours may arrive.
 	c.send(tid, AppendAck(nil, 1))
 	d, from := expectData(t, c, 2)
@@ -284,4 +292,40 @@ func (l *lockedBuffer) Len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Len()
+}
+
+func TestOACKContents(t *testing.T) {
+	srv := &Server{Handler: oneFile("f", pattern(3000)), MaxBlockSize: 1024, MaxWindowSize: 8}
+	addr := net.UDPAddrFromAddrPort(startServer(t, srv, "udp4", "127.0.0.1:0"))
+	cases := []struct {
+		req  []byte
+		want Options // nil: no OACK, DATA 1 comes first
+	}{
+		{rrq("f", "octet", "multicast", "", "foo", "bar"), nil},
+		{rrq("f", "netascii", "tsize", "0"), nil},
+		{rrq("f", "octet", "BlkSize", "1468", "WINDOWSIZE", "64", "tsize", "0"),
+			Options{{"BlkSize", "1024"}, {"WINDOWSIZE", "8"}, {"tsize", "3000"}}},
+		{rrq("f", "octet", "tsize", "enable", "blksize", "1024"), // atftp's documented form
+			Options{{"tsize", "3000"}, {"blksize", "1024"}}},
+		{rrq("f", "octet", "timeout", "2", "utimeout", "500000", "x", "y", "blksize", "512", "blksize", "600"),
+			Options{{"timeout", "2"}, {"utimeout", "500000"}, {"blksize", "512"}}},
+	}
+	for _, tc := range cases {
+		c := newRawClient(t, "udp4", "127.0.0.1:0")
+		c.send(addr, tc.req)
+		p, tid := c.recv(5 * time.Second)
+		switch p := p.(type) {
+		case *OACKPacket:
+			if !reflect.DeepEqual(p.Options, tc.want) {
+				t.Errorf("%q: OACK %v, want %v", tc.req, p.Options, tc.want)
+			}
+		case *DataPacket:
+			if tc.want != nil || p.Block != 1 {
+				t.Errorf("%q: DATA %d, want OACK %v", tc.req, p.Block, tc.want)
+			}
+		default:
+			t.Errorf("%q: got %+v", tc.req, p)
+		}
+		c.send(tid, AppendError(nil, ErrUndefined, "done"))
+	}
 }

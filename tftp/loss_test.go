@@ -61,7 +61,7 @@ func TestLossyTransfers(t *testing.T) {
 					srv := tftptest.NewUnstartedServer(tftp.FileServer(fstest.MapFS{"f": {Data: data}}))
 					srv.Server.MinTimeout = 2 * time.Millisecond
 					srv.Server.Timeout = 50 * time.Millisecond
-					srv.Server.Retries = 40
+					srv.Server.Retries = 100 // only starvation of the test process needs this many
 					srv.Server.OnTransfer = func(st *tftp.TransferStats) { stats <- st }
 					if single {
 						srv.Server.SinglePort = true
@@ -81,7 +81,7 @@ func TestLossyTransfers(t *testing.T) {
 					lc := tftptest.NewLossyConn(cc, seed, loss)
 					defer lc.Close()
 					opts := tftp.Options{{Name: "blksize", Value: fmt.Sprint(blk)}, {Name: "windowsize", Value: fmt.Sprint(win)}}
-					got, err := tftp.ClientGetForTest(lc, net.UDPAddrFromAddrPort(srv.AddrPort), "f", opts, 50*time.Millisecond, 60)
+					got, err := tftp.ClientGetForTest(lc, net.UDPAddrFromAddrPort(srv.AddrPort), "f", opts, 50*time.Millisecond, 200)
 					if err != nil {
 						t.Fatal(err)
 					}

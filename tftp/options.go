@@ -121,18 +121,25 @@ type negotiation struct {
 	tsizeIdx   int     // index of tsize in reply, or -1
 }
 
-// negotiate validates the options of a request and computes the reply the
-// server would send, clamping blksize to maxBlock and windowsize to
-// maxWindow. Unknown options are left out of the reply. A nonsense value is
-// answered with an *Error of code ErrOption. The tsize entry of the reply for
-// an RRQ must be filled in (or removed) by the caller once the size is known.
-func negotiate(opts Options, maxBlock, maxWindow int) (negotiation, *Error) {
+// negotiate validates the options of a request (op is OpRRQ or OpWRQ) and
+// computes the reply the server would send, clamping blksize to maxBlock and
+// windowsize to maxWindow. Unknown options are left out of the reply. A
+// nonsense value is answered with an *Error of code ErrOption, except the
+// value of tsize in an RRQ: it carries no information (RFC 2349 has the
+// client send 0), and clients send other things (atftp's documented
+// "tsize enable"), so any value asks for the size, as with tftp-hpa. The
+// tsize entry of the reply for an RRQ must be filled in (or removed) by the
+// caller once the size is known.
+func negotiate(op Opcode, opts Options, maxBlock, maxWindow int) (negotiation, *Error) {
 	n := negotiation{blockSize: DefaultBlockSize, windowSize: 1, tsize: -1, tsizeIdx: -1}
 	seen := 0
 	for _, o := range opts {
 		v, known, err := ParseOption(o.Name, o.Value)
 		if !known {
 			continue
+		}
+		if err != nil && op == OpRRQ && strings.EqualFold(o.Name, OptTransferSize) {
+			v, err = 0, nil
 		}
 		if err != nil {
 			return n, err.(*Error)

@@ -15,7 +15,7 @@ func TestNegotiateAccepts(t *testing.T) {
 		{"TSize", "0"}, {"blksize", "1468"}, {"foo", "bar"},
 		{"windowsize", "16"}, {"timeout", "3"}, {"blksize", "8"},
 	}
-	n, err := negotiate(opts, MaxBlockSize, 64)
+	n, err := negotiate(OpRRQ, opts, MaxBlockSize, 64)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +35,7 @@ func TestNegotiateAccepts(t *testing.T) {
 }
 
 func TestNegotiateClamps(t *testing.T) {
-	n, err := negotiate(Options{{"blksize", "65464"}, {"windowsize", "65535"}, {"utimeout", "250000"}}, 1468, 64)
+	n, err := negotiate(OpRRQ, Options{{"blksize", "65464"}, {"windowsize", "65535"}, {"utimeout", "250000"}}, 1468, 64)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,11 +43,11 @@ func TestNegotiateClamps(t *testing.T) {
 	if !reflect.DeepEqual(n.reply, want) || n.blockSize != 1468 || n.windowSize != 64 || n.timeout != 250*time.Millisecond {
 		t.Errorf("got %+v", n)
 	}
-	n, err = negotiate(Options{{"blksize", "100000"}}, MaxBlockSize, 64)
+	n, err = negotiate(OpRRQ, Options{{"blksize", "100000"}}, MaxBlockSize, 64)
 	if err != nil || n.blockSize != MaxBlockSize {
 		t.Errorf("blksize 100000: %+v %v", n, err)
 	}
-	n, err = negotiate(Options{{"unknown", "1"}}, MaxBlockSize, 64)
+	n, err = negotiate(OpRRQ, Options{{"unknown", "1"}}, MaxBlockSize, 64)
 	if err != nil || len(n.reply) != 0 || n.blockSize != DefaultBlockSize || n.windowSize != 1 || n.timeout != 0 {
 		t.Errorf("unknown only: %+v %v", n, err)
 	}
@@ -63,7 +63,7 @@ func TestNegotiateRefuses(t *testing.T) {
 		{"windowsize", "0"}, {"windowsize", "65536"}, {"windowsize", "-4"}, {"WindowSize", "four"},
 	}
 	for _, o := range bad {
-		_, err := negotiate(Options{{"tsize", "0"}, o}, MaxBlockSize, 64)
+		_, err := negotiate(OpWRQ, Options{{"tsize", "0"}, o}, MaxBlockSize, 64)
 		if err == nil {
 			t.Errorf("%s=%q accepted", o.Name, o.Value)
 			continue
@@ -172,5 +172,21 @@ func TestNetASCIIRoundTrip(t *testing.T) {
 	}
 	if !bytes.Equal(out.Bytes(), src) {
 		t.Errorf("round trip %q → %q → %q", src, enc, out.Bytes())
+	}
+}
+
+func TestNegotiateRRQTsizeAnyValue(t *testing.T) {
+	for _, v := range []string{"0", "enable", "-1", "", "123"} {
+		n, err := negotiate(OpRRQ, Options{{"tsize", v}}, MaxBlockSize, 64)
+		if err != nil || !n.tsizeAsked || n.tsizeIdx != 0 {
+			t.Errorf("RRQ tsize=%q: %+v %v", v, n, err)
+		}
+		n.setTSize(42)
+		if !reflect.DeepEqual(n.reply, Options{{"tsize", "42"}}) {
+			t.Errorf("RRQ tsize=%q: reply %v", v, n.reply)
+		}
+	}
+	if _, err := negotiate(OpWRQ, Options{{"tsize", "enable"}}, MaxBlockSize, 64); err == nil || err.Code != ErrOption {
+		t.Errorf("WRQ tsize=enable: %v", err)
 	}
 }

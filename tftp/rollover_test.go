@@ -2,6 +2,8 @@ package tftp
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -60,5 +62,31 @@ func TestRolloverOff(t *testing.T) {
 	res, err := clientGet(c.conn, addr, "big", getOpts{opts: Options{{"blksize", "1024"}}})
 	if err != nil || len(res.data) != 65535*8 {
 		t.Fatalf("blksize 1024: %v", err)
+	}
+}
+
+// TestRolloverOffUnknownSize: without a known size the transfer fails when
+// block 65535 would be exceeded.
+func TestRolloverOffUnknownSize(t *testing.T) {
+	data := pattern(65535*8 + 20)
+	sink := newStatsSink()
+	srv := &Server{
+		Handler: HandlerFunc(func(*Request) (io.ReaderAt, int64, error) {
+			return bytes.NewReader(data), -1, nil
+		}),
+		Rollover: RolloverOff, OnTransfer: sink.on,
+	}
+	addr := net.UDPAddrFromAddrPort(startServer(t, srv, "udp4", "127.0.0.1:0"))
+	c := newRawClient(t, "udp4", "127.0.0.1:0")
+	res, err := clientGet(c.conn, addr, "x", getOpts{rollover: RolloverOff, opts: Options{{"blksize", "8"}, {"windowsize", "32"}, {"tsize", "0"}}})
+	var e *Error
+	if !errors.As(err, &e) || !strings.Contains(e.Message, "rollover is off") {
+		t.Fatalf("got %v, want ERROR about rollover", err)
+	}
+	if _, ok := res.oack.Get("tsize"); len(res.data) != 65535*8 || ok {
+		t.Errorf("received %d bytes, OACK %v (tsize must be absent)", len(res.data), res.oack)
+	}
+	if st := sink.next(t); st.Outcome != Failed || st.Blocks != 65535 {
+		t.Errorf("stats %+v", st)
 	}
 }

@@ -316,7 +316,7 @@ func (s *Server) serve(t *transfer, rp *RequestPacket) (outcome Outcome, err err
 	if req.Mode == "" {
 		return t.fail(&Error{Code: ErrIllegalOp, Message: fmt.Sprintf("transfer mode %q not supported", rp.Mode)})
 	}
-	neg, nerr := negotiate(rp.Options, s.maxBlock(), s.maxWindow())
+	neg, nerr := negotiate(rp.Op, rp.Options, s.maxBlock(), s.maxWindow())
 	if nerr != nil {
 		return t.fail(nerr)
 	}
@@ -343,7 +343,7 @@ func (s *Server) serve(t *transfer, rp *RequestPacket) (outcome Outcome, err err
 	if content == nil {
 		return t.fail(errors.New("handler returned no content"))
 	}
-	src := &blockSource{ra: content, blksize: int64(neg.blockSize)}
+	src := &blockSource{ra: content, blksize: int64(neg.blockSize), size: size}
 	if req.Mode == ModeNetASCII {
 		n := size
 		if n < 0 {
@@ -351,6 +351,7 @@ func (s *Server) serve(t *transfer, rp *RequestPacket) (outcome Outcome, err err
 		}
 		src.seq = NewNetASCIIReader(io.NewSectionReader(content, 0, n))
 		size = -1 // unknown after translation
+		src.size = -1
 	}
 	st.TransferSize = size
 	if s.Rollover == RolloverOff && size >= 0 && size/int64(neg.blockSize)+1 > 65535 {
@@ -411,7 +412,9 @@ func (s *Server) serveWrite(t *transfer) (Outcome, error) {
 
 // finish accounts for and reports a finished transfer.
 func (s *Server) finish(st *TransferStats, outcome Outcome, err error) {
-	st.Duration = time.Since(st.Start)
+	if st.Duration == 0 || outcome != Completed {
+		st.Duration = time.Since(st.Start)
+	}
 	st.Outcome = outcome
 	if outcome != Completed {
 		st.Err = err

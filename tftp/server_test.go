@@ -27,7 +27,8 @@ func TestReadOctet(t *testing.T) {
 		files[fmt.Sprintf("f%d", n)] = &fstest.MapFile{Data: pattern(n)}
 	}
 	sink := newStatsSink()
-	srv := &Server{Handler: FileServer(files), OnTransfer: sink.on}
+	// A patient timer: a retransmit here would only mean a stalled machine.
+	srv := &Server{Handler: FileServer(files), OnTransfer: sink.on, MinTimeout: 10 * time.Second, Timeout: 10 * time.Second}
 	addr := net.UDPAddrFromAddrPort(startServer(t, srv, "udp4", "127.0.0.1:0"))
 	for _, n := range sizes {
 		for _, opts := range []Options{nil, {{"tsize", "0"}, {"blksize", "1024"}}, {{"blksize", "8"}, {"windowsize", "4"}}} {
@@ -93,7 +94,8 @@ func TestRequestErrors(t *testing.T) {
 		{rrq("a/b", "octet", "blksize", "7"), ErrOption, ""},
 		{rrq("a/b", "octet", "timeout", "0"), ErrOption, ""},
 		{rrq("a/b", "octet", "windowsize", "0"), ErrOption, ""},
-		{rrq("a/b", "octet", "tsize", "-1"), ErrOption, ""},
+		{wrq("a/b", "octet", "tsize", "-1"), ErrOption, ""},
+		{wrq("a/b", "octet", "tsize", "enable"), ErrOption, ""},
 		{rrq("a/b", "octet", "blksize", "big"), ErrOption, ""},
 		{wrq("a/c", "octet"), ErrAccess, "writes are not allowed"},
 		{[]byte("\x00\x01name-without-nul"), ErrIllegalOp, ""},
@@ -106,7 +108,24 @@ func TestRequestErrors(t *testing.T) {
 			t.Errorf("%q: message %q, want %q", tc.pkt, e.Message, tc.msg)
 		}
 	}
-	if got := srv.Stats(); got.Failed != int64(len(cases)-1) {
-		t.Errorf("Failed = %d, want %d", got.Failed, len(cases)-1)
+	// The malformed request is not a transfer; the others each fail once.
+	waitFor(t, "every refused transfer to be counted", func() bool { return srv.Stats().Failed >= int64(len(cases)-1) })
+	if got := srv.Stats(); got.Failed != int64(len(cases)-1) || got.BadPackets != 1 {
+		t.Errorf("Failed = %d, want %d; BadPackets = %d, want 1", got.Failed, len(cases)-1, got.BadPackets)
+	}
+}
+
+// TestContentLongerThanSize: a handler whose content holds more than the size
+// it announced sends exactly size bytes (and so ends the transfer properly).
+func TestContentLongerThanSize(t *testing.T) {
+	data := pattern(2048)
+	srv := &Server{Handler: HandlerFunc(func(*Request) (io.ReaderAt, int64, error) {
+		return bytes.NewReader(data), 1024, nil
+	})}
+	addr := net.UDPAddrFromAddrPort(startServer(t, srv, "udp4", "127.0.0.1:0"))
+	c := newRawClient(t, "udp4", "127.0.0.1:0")
+	res, err := clientGet(c.conn, addr, "x", getOpts{timeout: 5 * time.Second, retries: 1})
+	if err != nil || !bytes.Equal(res.data, data[:1024]) {
+		t.Fatalf("got %d bytes, %v; want the first 1024", len(res.data), err)
 	}
 }

@@ -40,6 +40,16 @@ func (r *rtoTimer) sample(d time.Duration) {
 	r.rto = min(max(r.srtt+max(4*r.rttvar, time.Millisecond), r.min), r.max)
 }
 
+// progress undoes the backoff of earlier timeouts once the peer acknowledged
+// new data, even through a retransmitted block (which gives no sample): the
+// path works again, so the timer returns to the estimate.
+func (r *rtoTimer) progress() {
+	if r.fixed || !r.sampled {
+		return
+	}
+	r.rto = min(max(r.srtt+max(4*r.rttvar, time.Millisecond), r.min), r.max)
+}
+
 func (r *rtoTimer) backoff() {
 	r.rto = min(2*r.rto, r.max)
 }
@@ -145,6 +155,7 @@ type blockSource struct {
 	ra      io.ReaderAt
 	seq     io.Reader // netascii: the translated stream
 	blksize int64
+	size    int64 // bytes to send, or -1 when unknown
 }
 
 // read fills p with block seq; fewer bytes than len(p) means the end.
@@ -157,6 +168,11 @@ func (b *blockSource) read(p []byte, seq int64) (int, error) {
 		return n, err
 	}
 	off := (seq - 1) * b.blksize
+	if b.size >= 0 && int64(len(p)) > b.size-off {
+		// Never send more than the size announced, even if the content
+		// has grown since.
+		p = p[:max(b.size-off, 0)]
+	}
 	n := 0
 	for n < len(p) {
 		m, err := b.ra.ReadAt(p[n:], off+int64(n))
@@ -252,6 +268,7 @@ func (t *transfer) serveRead(src *blockSource, size int64) (Outcome, error) {
 		slots[i].buf = make([]byte, 4+B)
 	}
 	c := &t.s.counters
+	batch := make([][]byte, 0, W)
 	base, filled, sent := int64(1), int64(1), int64(0)
 	timeouts := 0
 	var deadline time.Time
@@ -266,6 +283,9 @@ func (t *transfer) serveRead(src *blockSource, size int64) (Outcome, error) {
 			sl := &slots[seq%nslots]
 			if seq >= filled {
 				if t.rolled == RolloverOff && seq > 65535 {
+					if seq > base {
+						break // send and get ACKs for the blocks before it first
+					}
 					return t.fail(&Error{Code: ErrUndefined, Message: fmt.Sprintf(
 						"file needs more than 65535 blocks of %d bytes and block number rollover is off", B)})
 				}
@@ -281,9 +301,7 @@ func (t *transfer) serveRead(src *blockSource, size int64) (Outcome, error) {
 				}
 			}
 			if seq > sent {
-				if err := t.tr.send(sl.buf[:sl.n]); err != nil {
-					return t.fail(err)
-				}
+				batch = append(batch, sl.buf[:sl.n])
 				sl.sentAt, sl.resent = now, false
 				sent = seq
 				t.stats.Blocks++
@@ -292,6 +310,9 @@ func (t *transfer) serveRead(src *blockSource, size int64) (Outcome, error) {
 				c.bytesSent.Add(int64(sl.n - 4))
 				deadline = now.Add(t.rto.rto)
 			}
+		}
+		if err := t.flush(&batch); err != nil {
+			return t.fail(err)
 		}
 		// Wait for an ACK that moves the window.
 	wait:
@@ -306,9 +327,10 @@ func (t *transfer) serveRead(src *blockSource, size int64) (Outcome, error) {
 				t.rto.backoff()
 				now := time.Now()
 				for seq := base; seq <= sent; seq++ {
-					if err := t.resend(&slots[seq%nslots], now); err != nil {
-						return t.fail(err)
-					}
+					batch = t.resend(batch, &slots[seq%nslots], now)
+				}
+				if err := t.flush(&batch); err != nil {
+					return t.fail(err)
 				}
 				deadline = now.Add(t.rto.rto)
 				continue
@@ -331,6 +353,8 @@ func (t *transfer) serveRead(src *blockSource, size int64) (Outcome, error) {
 				sl := &slots[seq%nslots]
 				if !sl.resent {
 					t.rto.sample(time.Since(sl.sentAt))
+				} else if timeouts > 0 {
+					t.rto.progress()
 				}
 				timeouts = 0
 				if seq == lastSeq {
@@ -341,9 +365,7 @@ func (t *transfer) serveRead(src *blockSource, size int64) (Outcome, error) {
 					t.stats.Rewinds++
 					now := time.Now()
 					for s := seq + 1; s <= sent; s++ {
-						if err := t.resend(&slots[s%nslots], now); err != nil {
-							return t.fail(err)
-						}
+						batch = t.resend(batch, &slots[s%nslots], now)
 					}
 					deadline = now.Add(t.rto.rto)
 				}
@@ -362,15 +384,27 @@ func (t *transfer) serveRead(src *blockSource, size int64) (Outcome, error) {
 	}
 }
 
-func (t *transfer) resend(sl *slot, now time.Time) error {
-	if err := t.tr.send(sl.buf[:sl.n]); err != nil {
-		return err
-	}
+// resend queues a block to be sent again.
+func (t *transfer) resend(batch [][]byte, sl *slot, now time.Time) [][]byte {
 	sl.sentAt, sl.resent = now, true
 	t.stats.Retransmits++
 	t.s.counters.retransmits.Add(1)
 	t.s.counters.bytesSent.Add(int64(sl.n - 4))
-	return nil
+	return append(batch, sl.buf[:sl.n])
+}
+
+// flush sends the queued packets, in one system call where the transport
+// can, and empties the queue.
+func (t *transfer) flush(batch *[][]byte) error {
+	b := *batch
+	*batch = b[:0]
+	switch len(b) {
+	case 0:
+		return nil
+	case 1:
+		return t.tr.send(b[0])
+	}
+	return t.tr.sendBatch(b)
 }
 
 // receiveWrite runs the receiving side of a WRQ, writing the blocks to w.
@@ -387,8 +421,12 @@ func (t *transfer) receiveWrite(w io.Writer, flush func() error) (Outcome, error
 	if err := t.tr.send(ack); err != nil {
 		return t.fail(err)
 	}
+	// The time from an ACK to the next block is a round trip: it tunes
+	// the timer (and so the dally after the last block).
+	ackAt, ackResent := time.Now(), false
 	setAck := func(seq int64) error {
 		ack = AppendAck(ack[:0], t.wire(seq))
+		ackAt, ackResent = time.Now(), false
 		return t.tr.send(ack)
 	}
 	expected := int64(1)
@@ -404,6 +442,7 @@ func (t *transfer) receiveWrite(w io.Writer, flush func() error) (Outcome, error
 			if timeouts > t.s.retries() {
 				return t.fail(fmt.Errorf("no DATA block %d after %d timeouts: %w", expected, timeouts-1, errTimedOut))
 			}
+			ackResent = true
 			if err := t.tr.send(ack); err != nil {
 				return t.fail(err)
 			}
@@ -430,6 +469,10 @@ func (t *transfer) receiveWrite(w io.Writer, flush func() error) (Outcome, error
 				if t.rolled == RolloverOff && seq > 65535 {
 					return t.fail(&Error{Code: ErrIllegalOp, Message: "block number rollover is off"})
 				}
+				if inWindow == 0 && !ackResent {
+					t.rto.sample(time.Since(ackAt))
+					ackResent = true // one sample per ACK
+				}
 				if _, err := w.Write(data); err != nil {
 					return t.fail(err)
 				}
@@ -448,6 +491,7 @@ func (t *transfer) receiveWrite(w io.Writer, flush func() error) (Outcome, error
 					if err := setAck(seq); err != nil {
 						return t.fail(err)
 					}
+					t.stats.Duration = time.Since(t.stats.Start)
 					t.dally(seq, ack)
 					return Completed, nil
 				}

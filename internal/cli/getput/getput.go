@@ -14,7 +14,8 @@
 //
 // HOST may be a name, an IPv4 address or an IPv6 address in brackets
 // ([::1]:6969); PORT defaults to 69. For get, LOCAL defaults to the base name
-// of REMOTE, and "-" writes to standard output; the local file is written to a
+// of REMOTE (also inside LOCAL when it is a directory), and "-" writes to
+// standard output; the local file is written to a
 // temporary file beside it and renamed into place only when the transfer
 // succeeds, so a failed get leaves nothing behind. For put, REMOTE defaults to
 // the base name of LOCAL.
@@ -172,6 +173,12 @@ func Get(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	bar := newBar(stderr, remote)
 	o.client.Progress = bar.update
 
+	if local != "-" {
+		// An existing directory receives the file under REMOTE's base name.
+		if fi, err := os.Stat(local); err == nil && fi.IsDir() {
+			local = filepath.Join(local, path.Base(strings.ReplaceAll(remote, "\\", "/")))
+		}
+	}
 	if local == "-" {
 		_, err = o.client.Get(ctx, addr, remote, stdout)
 		bar.finish(err)
@@ -351,7 +358,9 @@ func (b *bar) finish(err error) {
 		b.draw(time.Now())
 	}
 	if b.drawn {
-		fmt.Fprintln(b.w)
+		if _, err := fmt.Fprintln(b.w); err != nil {
+			b.w = nil // the terminal went away; nothing more to draw
+		}
 	}
 }
 

@@ -125,6 +125,17 @@ func TestGetPut(t *testing.T) {
 					t.Errorf("not a terminal, yet output: stdout %q stderr %q", stdout.String(), stderr.String())
 				}
 			})
+			t.Run("into-directory", func(t *testing.T) {
+				dir := t.TempDir()
+				var stdout, stderr bytes.Buffer
+				if code := Get(ctx(t), []string{addr, "kernel8.img", dir}, &stdout, &stderr); code != 0 {
+					t.Fatalf("exit %d: %s", code, stderr.String())
+				}
+				got, err := os.ReadFile(filepath.Join(dir, "kernel8.img"))
+				if err != nil || !bytes.Equal(got, body) {
+					t.Fatalf("file in directory: %d bytes, %v; want %d bytes", len(got), err, len(body))
+				}
+			})
 			t.Run("stdout", func(t *testing.T) {
 				var stdout, stderr bytes.Buffer
 				if code := Get(ctx(t), []string{addr, "kernel8.img", "-", "--windowsize", "4"}, &stdout, &stderr); code != 0 {
