@@ -452,3 +452,43 @@ func TestRenameOverOpenFile(t *testing.T) {
 		t.Errorf("target read fresh: %d bytes, %v", len(got), err)
 	}
 }
+
+// refusing is a ReadWriterAt whose writes all fail.
+type refusing struct{ *memImage }
+
+func (refusing) WriteAt([]byte, int64) (int, error) { return 0, errors.New("refused") }
+
+// TestNoWritesWithoutChanges opens a volume writable over a writer that
+// refuses: reading, failed operations, Sync and Close write nothing.
+func TestNoWritesWithoutChanges(t *testing.T) {
+	for _, typ := range []Type{FAT12, FAT32} {
+		size := map[Type]int64{FAT12: 2 << 20, FAT32: 34 << 20}[typ]
+		m, fsys := newMem(t, size, &FormatOptions{Type: typ})
+		if err := fsys.WriteFile("a.txt", []byte("a"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := fsys.Close(); err != nil {
+			t.Fatal(err)
+		}
+		// FSInfo off by one: still nothing is written to correct it.
+		if typ == FAT32 {
+			m.b[512+488]++
+		}
+		ro, err := NewRW(refusing{m}, size, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, err := ro.ReadFile("a.txt"); err != nil || string(b) != "a" {
+			t.Errorf("%v: read %q, %v", typ, b, err)
+		}
+		if err := ro.Mkdir("a.txt", 0o755); !errors.Is(err, fs.ErrExist) {
+			t.Errorf("%v: mkdir over a file: %v", typ, err)
+		}
+		if err := ro.Remove("missing"); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%v: remove of a missing file: %v", typ, err)
+		}
+		if err := errors.Join(ro.Sync(), ro.Close()); err != nil {
+			t.Errorf("%v: Sync and Close with nothing written: %v", typ, err)
+		}
+	}
+}

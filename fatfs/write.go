@@ -206,7 +206,9 @@ func (f *FS) lockW(op, name string) (*writer, error) {
 // (writes go straight through), so Sync marks the volume clean (FAT[1]'s
 // clean-shutdown bit on FAT16 and FAT32; unless it was dirty when opened),
 // updates FSInfo and calls rw's Sync method if it has one. The next write
-// marks it dirty again.
+// marks it dirty again. With nothing written since NewRW or the last Sync,
+// Sync writes nothing (so an FS over a writer that refuses every write can
+// be read, synced and closed).
 func (f *FS) Sync() error {
 	w, err := f.lockW("sync", ".")
 	if err != nil {
@@ -217,18 +219,19 @@ func (f *FS) Sync() error {
 }
 
 func (w *writer) sync() error {
+	if !w.markedOut {
+		return nil // nothing written since NewRW or the last Sync
+	}
 	if err := w.flushFAT(); err != nil {
 		return err
 	}
-	if w.markedOut {
-		if bit := w.cleanBit(); bit != 0 && !w.wasDirty {
-			w.fat.set(1, w.fat.get(1)|bit)
-			if err := w.flushFAT(); err != nil {
-				return err
-			}
+	if bit := w.cleanBit(); bit != 0 && !w.wasDirty {
+		w.fat.set(1, w.fat.get(1)|bit)
+		if err := w.flushFAT(); err != nil {
+			return err
 		}
-		w.markedOut = false
 	}
+	w.markedOut = false
 	if err := w.writeFSInfo(); err != nil {
 		return err
 	}
