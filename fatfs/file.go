@@ -108,7 +108,8 @@ func (f *File) Seek(offset int64, whence int) (int64, error) {
 	return offset, nil
 }
 
-// Close closes the file; later calls fail with fs.ErrClosed.
+// Close closes the file; later calls fail with fs.ErrClosed. Closing the
+// last File on a file that was removed while open frees its clusters.
 func (f *File) Close() error {
 	if f.closed.Swap(true) {
 		return &fs.PathError{Op: "close", Path: f.path, Err: fs.ErrClosed}
