@@ -242,7 +242,7 @@ func (t *fatTable) freeChain(cs []uint32) {
 	}
 }
 
-// flush writes the changed entries to every FAT copy (only the active one
+// flushFAT writes the changed entries to every FAT copy (only the active one
 // when FAT32 mirroring is off), drops them from the reader's cache, and
 // updates FSInfo. The undo log is cleared.
 func (w *writer) flushFAT() error {

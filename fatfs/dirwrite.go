@@ -20,8 +20,8 @@ type wdir struct {
 	end     int // index of the first slot starting with 0x00 (len(raw)/32 if none)
 }
 
-// dirKey is the cache key of a directory: its first cluster, or 0 for the
-// FAT12/16 fixed root.
+// rootKey is the root directory's key in the writer's directory cache (and
+// in nodeKey): its first cluster on FAT32, 0 for the FAT12/16 fixed root.
 func (w *writer) rootKey() uint32 {
 	if w.fs.v.g.Type == FAT32 {
 		return w.fs.v.g.RootCluster
@@ -61,9 +61,6 @@ func (w *writer) loadDir(path string, first uint32) (*wdir, error) {
 		return nil, err
 	}
 	d.parse(w)
-	if len(w.dirs) >= cacheLimit {
-		clear(w.dirs)
-	}
 	w.dirs[first] = d
 	return d, nil
 }

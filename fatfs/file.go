@@ -8,7 +8,9 @@ import (
 )
 
 // File is an open regular file of an *FS. Its ReadAt is safe for concurrent
-// use; Read and Seek share an offset.
+// use; Read, Write and Seek share an offset. Files from FS.Open are
+// read-only; those from OpenFile and Create on a writable FS also write
+// (Write, WriteAt, WriteString, Truncate, Sync).
 type File struct {
 	v      *volume
 	info   *fileInfo
@@ -106,7 +108,8 @@ func (f *File) Seek(offset int64, whence int) (int64, error) {
 	return offset, nil
 }
 
-// Close closes the file; later calls fail with fs.ErrClosed.
+// Close closes the file; later calls fail with fs.ErrClosed. Closing the
+// last File on a file that was removed while open frees its clusters.
 func (f *File) Close() error {
 	if f.closed.Swap(true) {
 		return &fs.PathError{Op: "close", Path: f.path, Err: fs.ErrClosed}

@@ -25,9 +25,9 @@ type Options struct {
 // cache is emptied and refilled.
 const cacheLimit = 4096
 
-// FS is a FAT file system read through an io.ReaderAt. It implements
-// fs.FS, fs.ReadDirFS, fs.StatFS and fs.ReadFileFS, and is safe for
-// concurrent use.
+// FS is a FAT file system read through an io.ReaderAt (New) or read and
+// written (NewRW). It implements fs.FS, fs.ReadDirFS, fs.StatFS and
+// fs.ReadFileFS, and is safe for concurrent use.
 type FS struct {
 	v    *volume
 	loc  *time.Location

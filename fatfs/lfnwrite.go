@@ -206,7 +206,7 @@ func shortAlias(name string, taken func([11]byte) bool) ([11]byte, error) {
 	return [11]byte{}, &NameError{Name: name, Problem: "no free 8.3 alias (~1 to ~999999 taken)"}
 }
 
-// lfnSlots makes the long-name entries for name and the 8.3 name short, in
+// lfnEntries makes the long-name entries for name and the 8.3 name short, in
 // directory order (the entry with the 0x40 flag first).
 func lfnEntries(name string, short [11]byte) [][32]byte {
 	units := utf16.Encode([]rune(name))

@@ -396,3 +396,99 @@ func TestAllocation(t *testing.T) {
 	}
 	fsckMem(t, m)
 }
+
+// TestRenameOverOpenFile replaces a file that is open by another whose
+// entry takes the freed slot: both open files keep working.
+func TestRenameOverOpenFile(t *testing.T) {
+	m, fsys := newMem(t, 4<<20, &FormatOptions{Type: FAT16, SectorsPerCluster: 1})
+	if err := fsys.WriteFile("target", []byte("old target"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := fsys.WriteFile("source", []byte("source"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tf, err := fsys.OpenFile("target", os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sf, err := fsys.OpenFile("source", os.O_RDWR|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fsys.Rename("source", "target"); err != nil {
+		t.Fatal(err)
+	}
+	// A new handle on the renamed entry shares the source's state.
+	nf, err := fsys.OpenFile("TARGET", os.O_RDWR|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nf.Write(fixture.Pseudo(1, 3000)); err != nil {
+		t.Fatal(err)
+	}
+	if err := nf.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sf.Write([]byte(" grows")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tf.WriteAt([]byte("OLD"), 0); err != nil {
+		t.Fatal(err)
+	}
+	want := string(fixture.Pseudo(1, 3000))
+	want = "source" + want + " grows"
+	if got, err := fsys.ReadFile("target"); err != nil || string(got) != want {
+		t.Errorf("target after the rename: %d bytes, %v; want %d", len(got), err, len(want))
+	}
+	p := make([]byte, 10)
+	if _, err := tf.ReadAt(p, 0); err != nil || string(p) != "OLD target" {
+		t.Errorf("the replaced open file reads %q, %v", p, err)
+	}
+	if err := errors.Join(tf.Close(), sf.Close(), fsys.Close()); err != nil {
+		t.Fatal(err)
+	}
+	fsckMem(t, m)
+	if got, err := mustNew(t, m.b).ReadFile("target"); err != nil || string(got) != want {
+		t.Errorf("target read fresh: %d bytes, %v", len(got), err)
+	}
+}
+
+// refusing is a ReadWriterAt whose writes all fail.
+type refusing struct{ *memImage }
+
+func (refusing) WriteAt([]byte, int64) (int, error) { return 0, errors.New("refused") }
+
+// TestNoWritesWithoutChanges opens a volume writable over a writer that
+// refuses: reading, failed operations, Sync and Close write nothing.
+func TestNoWritesWithoutChanges(t *testing.T) {
+	for _, typ := range []Type{FAT12, FAT32} {
+		size := map[Type]int64{FAT12: 2 << 20, FAT32: 34 << 20}[typ]
+		m, fsys := newMem(t, size, &FormatOptions{Type: typ})
+		if err := fsys.WriteFile("a.txt", []byte("a"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := fsys.Close(); err != nil {
+			t.Fatal(err)
+		}
+		// FSInfo off by one: still nothing is written to correct it.
+		if typ == FAT32 {
+			m.b[512+488]++
+		}
+		ro, err := NewRW(refusing{m}, size, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, err := ro.ReadFile("a.txt"); err != nil || string(b) != "a" {
+			t.Errorf("%v: read %q, %v", typ, b, err)
+		}
+		if err := ro.Mkdir("a.txt", 0o755); !errors.Is(err, fs.ErrExist) {
+			t.Errorf("%v: mkdir over a file: %v", typ, err)
+		}
+		if err := ro.Remove("missing"); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%v: remove of a missing file: %v", typ, err)
+		}
+		if err := errors.Join(ro.Sync(), ro.Close()); err != nil {
+			t.Errorf("%v: Sync and Close with nothing written: %v", typ, err)
+		}
+	}
+}

@@ -46,7 +46,7 @@ type wstate struct {
 	flag int
 }
 
-// extents returns the node's extents, rebuilt when stale.
+// nodeExtents returns the node's extents, rebuilt when stale.
 func (w *writer) nodeExtents(n *node) []extent {
 	if n.exts == nil && len(n.clusters) > 0 {
 		n.exts = w.extentsOf(n.clusters)
@@ -356,7 +356,7 @@ func (w *writer) truncate(n *node, size int64) error {
 	return w.flushFAT()
 }
 
-// wfile checks that the File may be used, and returns its writer locked.
+// wlock checks that the File may be used, and returns its writer locked.
 func (f *File) wlock(op string) (*writer, error) {
 	if f.closed.Load() {
 		return nil, &fs.PathError{Op: op, Path: f.path, Err: fs.ErrClosed}

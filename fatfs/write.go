@@ -194,6 +194,11 @@ func (f *FS) lockW(op, name string) (*writer, error) {
 		w.mu.Unlock()
 		return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrClosed}
 	}
+	// Bound the directory cache between operations, never during one:
+	// an operation relies on one *wdir per directory.
+	if len(w.dirs) >= cacheLimit {
+		clear(w.dirs)
+	}
 	return w, nil
 }
 
@@ -201,7 +206,9 @@ func (f *FS) lockW(op, name string) (*writer, error) {
 // (writes go straight through), so Sync marks the volume clean (FAT[1]'s
 // clean-shutdown bit on FAT16 and FAT32; unless it was dirty when opened),
 // updates FSInfo and calls rw's Sync method if it has one. The next write
-// marks it dirty again.
+// marks it dirty again. With nothing written since NewRW or the last Sync,
+// Sync writes nothing (so an FS over a writer that refuses every write can
+// be read, synced and closed).
 func (f *FS) Sync() error {
 	w, err := f.lockW("sync", ".")
 	if err != nil {
@@ -212,18 +219,19 @@ func (f *FS) Sync() error {
 }
 
 func (w *writer) sync() error {
+	if !w.markedOut {
+		return nil // nothing written since NewRW or the last Sync
+	}
 	if err := w.flushFAT(); err != nil {
 		return err
 	}
-	if w.markedOut {
-		if bit := w.cleanBit(); bit != 0 && !w.wasDirty {
-			w.fat.set(1, w.fat.get(1)|bit)
-			if err := w.flushFAT(); err != nil {
-				return err
-			}
+	if bit := w.cleanBit(); bit != 0 && !w.wasDirty {
+		w.fat.set(1, w.fat.get(1)|bit)
+		if err := w.flushFAT(); err != nil {
+			return err
 		}
-		w.markedOut = false
 	}
+	w.markedOut = false
 	if err := w.writeFSInfo(); err != nil {
 		return err
 	}
@@ -521,18 +529,25 @@ func (f *FS) RemoveAll(name string) error {
 	if e == nil {
 		return nil
 	}
-	return w.removeAll(parent, e, name)
+	return w.removeAll(parent, e, name, map[uint32]bool{parent.first: true})
 }
 
-func (w *writer) removeAll(parent *wdir, e *entry, name string) error {
+// removeAll removes e and everything under it; seen holds the directories
+// being removed, so that a damaged tree that loops is an error, not an
+// endless recursion.
+func (w *writer) removeAll(parent *wdir, e *entry, name string, seen map[uint32]bool) error {
 	if e.attr.IsDir() {
+		if seen[e.first] {
+			return &fs.PathError{Op: "removeall", Path: name, Err: &CorruptError{Path: name, Cluster: e.first, Problem: "directory contains its own ancestor"}}
+		}
+		seen[e.first] = true
 		d, err := w.loadDir(name, e.first)
 		if err != nil {
 			return &fs.PathError{Op: "removeall", Path: name, Err: err}
 		}
 		for len(d.entries) > 0 {
 			c := d.entries[0]
-			if err := w.removeAll(d, c, name+"/"+c.name); err != nil {
+			if err := w.removeAll(d, c, name+"/"+c.name, seen); err != nil {
 				return err
 			}
 		}
@@ -636,7 +651,10 @@ func (f *FS) Rename(oldname, newname string) error {
 			delete(w.dirs, target.first)
 			w.fs.invalidateDir(target.first)
 		}
-		targetNode = w.nodes[nodeKey{newParent.first, target.slot}]
+		// Detach an open target now: its slot may be reused below.
+		if targetNode = w.nodes[nodeKey{newParent.first, target.slot}]; targetNode != nil {
+			w.detach(targetNode)
+		}
 	}
 	raw := make([]byte, 32)
 	copy(raw, oldParent.raw[e.slot*32:])
@@ -680,9 +698,7 @@ func (f *FS) Rename(oldname, newname string) error {
 			}
 		}
 	}
-	if targetNode != nil {
-		w.detach(targetNode)
-	} else if len(targetChain) > 0 {
+	if targetNode == nil && len(targetChain) > 0 {
 		w.fat.freeChain(targetChain)
 		if err := w.flushFAT(); err != nil {
 			return fail(err)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/nobodd-go/nobodd-go/fatfs"
@@ -257,8 +258,59 @@ func (r *rwVolume) check(t *testing.T, what string) {
 	}
 	r.checkStructure(t)
 	fixture.Fsck(t, r.v)
+	r.checkMdir(t, what)
 	compareTrees(t, what+": mtools", mtoolsTree(t, r.v), r.model, false)
 	r.checkRead(t, what)
+}
+
+// checkPaths is check without reading every file back: fsck.fat -n, the
+// structure, and the paths mdir lists (for steps that change no contents
+// of a volume with large files).
+func (r *rwVolume) checkPaths(t *testing.T, what string) {
+	t.Helper()
+	if err := r.fsys.Sync(); err != nil {
+		t.Fatalf("%s: Sync: %v", what, err)
+	}
+	r.checkStructure(t)
+	fixture.Fsck(t, r.v)
+	r.checkMdir(t, what)
+}
+
+// checkMdir compares the paths "mdir -/ -a -b" lists (directories with a
+// trailing slash) with the model's.
+func (r *rwVolume) checkMdir(t *testing.T, what string) {
+	t.Helper()
+	out, err := fixture.RunErr(t, "mdir", "-/", "-a", "-b", "-i", r.v.Mtools(), "::/")
+	if err != nil {
+		// An empty root: mdir -b says the directory is not found.
+		if len(r.model) == 0 && strings.Contains(string(out), "not found") {
+			return
+		}
+		t.Fatalf("%s: mdir: %v\n%s", what, err, out)
+	}
+	got := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
+		if line == "" {
+			continue
+		}
+		p, ok := strings.CutPrefix(line, "::/")
+		if !ok {
+			t.Fatalf("%s: mdir line %q", what, line)
+		}
+		got[p] = true
+	}
+	for p, f := range r.model {
+		if f.Dir {
+			p += "/"
+		}
+		if !got[p] {
+			t.Errorf("%s: mdir does not list %q", what, p)
+		}
+		delete(got, p)
+	}
+	for p := range got {
+		t.Errorf("%s: mdir lists %q, not expected", what, p)
+	}
 }
 
 // checkRead compares what the writable FS and a fresh read-only FS see

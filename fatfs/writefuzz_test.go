@@ -150,8 +150,22 @@ func FuzzWrite(f *testing.F) {
 		}
 		in = in[1:]
 		full := func(err error) bool { return errors.Is(err, syscall.ENOSPC) }
+		// Files kept open across operations, with the model path each
+		// names ("" once removed: its writes reach no name).
+		type handle struct {
+			f    *File
+			path string
+		}
+		var handles []*handle
+		detach := func(p string, tree bool) {
+			for _, h := range handles {
+				if h.path == p || tree && strings.HasPrefix(h.path, p+"/") {
+					h.path = ""
+				}
+			}
+		}
 		for step := 0; len(in) > 0 && step < 60; step++ {
-			op := next() % 9
+			op := next() % 12
 			dirs, files := model.sortedDirs(), model.sortedFiles()
 			dir := dirs[next()%len(dirs)]
 			name := fuzzNames[next()%len(fuzzNames)]
@@ -257,6 +271,7 @@ func FuzzWrite(f *testing.F) {
 						t.Fatalf("%s: %v", what, err)
 					}
 				}
+				detach(p, true)
 				delete(model.files, p)
 				delete(model.dirs, p)
 				for q := range model.files {
@@ -296,6 +311,7 @@ func FuzzWrite(f *testing.F) {
 					t.Fatalf("%s: %v", what, err)
 				}
 				if q != "" && q != src {
+					detach(q, false)
 					delete(model.files, q)
 					delete(model.dirs, q)
 				}
@@ -313,6 +329,11 @@ func FuzzWrite(f *testing.F) {
 						delete(model.dirs, k)
 					}
 				}
+				for _, h := range handles {
+					if h.path == src || strings.HasPrefix(h.path, src+"/") {
+						h.path = p + strings.TrimPrefix(h.path, src)
+					}
+				}
 				for k, v := range moved {
 					model.files[k] = v
 				}
@@ -324,13 +345,163 @@ func FuzzWrite(f *testing.F) {
 				if err := fsys.Sync(); err != nil {
 					t.Fatal(err)
 				}
+			case 9: // open a file and keep it open
+				if len(files) == 0 || len(handles) >= 3 {
+					continue
+				}
+				p = files[n%len(files)]
+				what = "keep open " + p
+				fl, err := fsys.OpenFile(p, os.O_RDWR, 0)
+				if err != nil {
+					t.Fatalf("%s: %v", what, err)
+				}
+				handles = append(handles, &handle{fl, p})
+			case 10: // write through a kept file
+				if len(handles) == 0 {
+					continue
+				}
+				h := handles[n%len(handles)]
+				off := next() * cs / 8
+				data := bytes.Repeat([]byte{byte(step) | 0x20}, next()*3+1)
+				what = fmt.Sprintf("write kept %q at %d", h.path, off)
+				_, err := h.f.WriteAt(data, int64(off))
+				switch {
+				case full(err):
+				case err != nil:
+					t.Fatalf("%s: %v", what, err)
+				case h.path != "":
+					old := model.files[h.path]
+					nd := make([]byte, max(len(old), off+len(data)))
+					copy(nd, old)
+					copy(nd[off:], data)
+					model.files[h.path] = nd
+				}
+				if h.path != "" {
+					st, err := h.f.Stat()
+					if err != nil || st.Size() != int64(len(model.files[h.path])) {
+						t.Fatalf("%s: Stat %v, %v; want size %d", what, st, err, len(model.files[h.path]))
+					}
+				}
+			case 11: // close a kept file
+				if len(handles) == 0 {
+					continue
+				}
+				i := n % len(handles)
+				what = fmt.Sprintf("close kept %q", handles[i].path)
+				if err := handles[i].f.Close(); err != nil {
+					t.Fatalf("%s: %v", what, err)
+				}
+				handles = append(handles[:i], handles[i+1:]...)
 			}
 			model.compare(t, fsys, what+" (writable)")
 			model.compare(t, mustNew(t, m.b), what+" (fresh)")
+		}
+		free := fsys.FreeClusters()
+		for _, h := range handles {
+			if err := h.f.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if len(handles) == 0 && fsys.FreeClusters() != free {
+			t.Fatal("free count changed without anything to close")
 		}
 		if err := fsys.Close(); err != nil {
 			t.Fatal(err)
 		}
 		model.compare(t, mustNew(t, m.b), "after Close")
+		// Every cluster is either free or in a file or directory of the
+		// model: closing the removed open files freed theirs.
+		fresh, err := NewRW(m, int64(len(m.b)), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		used := int64(fresh.v.g.Clusters) - fresh.FreeClusters()
+		var want int64
+		for _, b := range model.files {
+			want += (int64(len(b)) + int64(cs) - 1) / int64(cs)
+		}
+		dirs := []*entry{fresh.root}
+		for p := range model.dirs {
+			e, err := fresh.resolve("stat", p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dirs = append(dirs, e)
+		}
+		for _, e := range dirs {
+			if e.first == 0 {
+				continue // the FAT12/16 fixed root
+			}
+			_, total, err := fresh.v.chain("dir", e.first, -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want += total / int64(cs)
+		}
+		if used != want {
+			t.Fatalf("%d clusters used, the files and directories hold %d", used, want)
+		}
+	})
+}
+
+// FuzzWriteCorrupt damages a small populated volume (bytes of its boot
+// sector, FATs and directories XORed as the input says) and then writes to
+// it: every operation must return (an error is fine), never panic or hang.
+func FuzzWriteCorrupt(f *testing.F) {
+	f.Add([]byte{0, 0})
+	f.Add([]byte{0x02, 0x10, 0xFF, 0x02, 0x11, 0x0F}) // FAT entries
+	f.Add([]byte{0x0C, 0x40, 0x55, 0x0C, 0x5A, 0x80}) // root directory
+	f.Add([]byte{0x00, 0x0D, 0x07, 0x00, 0x11, 0x40}) // boot sector
+	base, fsys := newMem(f, 512<<10, &FormatOptions{Type: FAT12, SectorsPerCluster: 1, RootEntries: 32})
+	for _, d := range []string{"dir", "dir/Sub Dir"} {
+		if err := fsys.Mkdir(d, 0o755); err != nil {
+			f.Fatal(err)
+		}
+	}
+	for i, p := range []string{"a.txt", "Long Name.bin", "dir/x", "dir/Sub Dir/y.dat"} {
+		if err := fsys.WriteFile(p, bytes.Repeat([]byte{byte(i)}, 700*i+1), 0o644); err != nil {
+			f.Fatal(err)
+		}
+	}
+	if err := fsys.Close(); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		img := &memImage{b: bytes.Clone(base.b)}
+		// Triples: offset in 256-byte units (within the first 16 KiB:
+		// boot sector, FATs, root, first clusters), offset in the unit,
+		// XOR mask.
+		for i := 0; i+2 < len(in) && i < 60; i += 3 {
+			off := int(in[i]%64)*256 + int(in[i+1])
+			img.b[off] ^= in[i+2]
+		}
+		withDeadline(t, func() {
+			fsys, err := NewRW(img, int64(len(img.b)), nil)
+			if err != nil {
+				return
+			}
+			var names []string
+			_ = fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+				if len(names) >= 50 {
+					return fs.SkipAll // a damaged tree may loop
+				}
+				if err == nil && p != "." {
+					names = append(names, p)
+				}
+				return nil
+			})
+			for i, p := range names {
+				if fl, err := fsys.OpenFile(p, os.O_RDWR|os.O_APPEND, 0); err == nil {
+					_, _ = fl.Write(bytes.Repeat([]byte{1}, 600))
+					_ = fl.Truncate(int64(100 * i))
+					_ = fl.Close()
+				}
+				_ = fsys.Rename(p, p+" renamed")
+				_ = fsys.WriteFile(path.Join(path.Dir(p), "new file"), []byte("new"), 0o644)
+				_ = fsys.Mkdir(path.Join(path.Dir(p), "new dir"), 0o755)
+				_ = fsys.RemoveAll(p + " renamed")
+			}
+			_ = fsys.Close()
+		})
 	})
 }

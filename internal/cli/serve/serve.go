@@ -9,8 +9,9 @@
 //     block and window sizes, rollover, max-transfers, single-port,
 //     port-range) and log.format need a restart; a reload that changes them
 //     logs a warning naming them.
-//   - --writable has no configuration-file key and is not reloaded; uploads
-//     go to the root directory current at the time of the request.
+//   - writable (--writable) is not reloaded; uploads go to the root
+//     directory current at the time of the request. shutdown-timeout is
+//     reloaded.
 //   - One socket: one listen address (or the one socket systemd or inetd
 //     passes). "::" is dual-stack where the kernel allows it.
 //
@@ -68,7 +69,7 @@ import (
 
 // DefaultShutdownTimeout is how long transfers in flight may take to finish
 // after SIGTERM before they are cancelled.
-const DefaultShutdownTimeout = 30 * time.Second
+const DefaultShutdownTimeout = config.DefaultShutdownTimeout
 
 // Env is the process environment Main runs in. Its zero value is the real
 // process; tests replace fields to run the daemon in-process.
@@ -116,31 +117,31 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 // options are the parsed command line.
 type options struct {
-	boards   []config.Board
-	configs  []string
-	writable bool
-	grace    time.Duration
-	overlay  config.Overlay
+	boards  []config.Board
+	configs []string
+	overlay config.Overlay
 }
 
 // settingHelp describes a flag that mirrors a configuration key.
 func settingHelp(key string) string {
 	return map[string]string{
-		"listen":          `IP address to listen on ("::" dual-stack), or "systemd" (socket activation) or "stdin" (inetd) (default "::")`,
-		"port":            "UDP port number or service name; ignored with --listen systemd|stdin (default 69)",
-		"root":            "directory served to requests no board answers (e.g. the Pi 3 ROM's bootcode.bin)",
-		"timeout":         `retransmit timeout ceiling (default "1s")`,
-		"min-timeout":     `adaptive retransmit timer floor (default "100ms")`,
-		"retries":         "retransmissions before a transfer is given up, 1-1000 (default 5)",
-		"max-block-size":  "cap on the blksize option, 8-65464 (default 65464)",
-		"max-window-size": "cap on the windowsize option, 1-65535 (default 64)",
-		"rollover":        `block number after 65535: 0, 1 or "off" (default 0)`,
-		"max-transfers":   "concurrent transfers, 0 = unlimited (default 0)",
-		"single-port":     "run every transfer through the listening socket",
-		"port-range":      `ports of per-transfer sockets, "MIN-MAX" (default any)`,
-		"includedir":      "directory of *.toml configuration snippets",
-		"log-format":      `log format, "text" or "json" (default "text")`,
-		"verbose":         "log at debug level",
+		"listen":           `IP address to listen on ("::" dual-stack), or "systemd" (socket activation) or "stdin" (inetd) (default "::")`,
+		"port":             "UDP port number or service name; ignored with --listen systemd|stdin (default 69)",
+		"root":             "directory served to requests no board answers (e.g. the Pi 3 ROM's bootcode.bin)",
+		"timeout":          `retransmit timeout ceiling (default "1s")`,
+		"min-timeout":      `adaptive retransmit timer floor (default "100ms")`,
+		"retries":          "retransmissions before a transfer is given up, 1-1000 (default 5)",
+		"max-block-size":   "cap on the blksize option, 8-65464 (default 65464)",
+		"max-window-size":  "cap on the windowsize option, 1-65535 (default 64)",
+		"rollover":         `block number after 65535: 0, 1 or "off" (default 0)`,
+		"max-transfers":    "concurrent transfers, 0 = unlimited (default 0)",
+		"single-port":      "run every transfer through the listening socket",
+		"port-range":       `ports of per-transfer sockets, "MIN-MAX" (default any)`,
+		"includedir":       "directory of *.toml configuration snippets",
+		"writable":         "accept uploads into --root (create-only; never overwrites)",
+		"shutdown-timeout": `how long transfers in flight may finish after SIGTERM (default "30s")`,
+		"log-format":       `log format, "text" or "json" (default "text")`,
+		"verbose":          "log at debug level",
 	}[key]
 }
 
@@ -164,8 +165,7 @@ func usage(w io.Writer, fs *flag.FlagSet) {
 // flagValues are where newFlags stores what it parses.
 type flagValues struct {
 	boards, configs multiFlag
-	writable, short bool
-	grace           time.Duration
+	short           bool
 }
 
 // newFlags defines the daemon's flags.
@@ -176,11 +176,9 @@ func newFlags(stderr io.Writer) (*flag.FlagSet, *flagValues) {
 	fs.Usage = func() {}
 	fs.Var(&v.boards, "board", "a board: `SERIAL,IMAGE[,PART[,IP]]` (repeatable; PART defaults to 1, 0 for no partition table)")
 	fs.Var(&v.configs, "config", "configuration `FILE` (repeatable); replaces the default search path")
-	fs.BoolVar(&v.writable, "writable", false, "accept uploads into --root (create-only; never overwrites)")
-	fs.DurationVar(&v.grace, "shutdown-timeout", DefaultShutdownTimeout, "how long transfers in flight may finish after SIGTERM")
 	fs.BoolVar(&v.short, "v", false, "log at debug level (same as --verbose)")
 	for _, k := range config.OverlayKeys() {
-		if k == "single-port" || k == "verbose" {
+		if k == "single-port" || k == "verbose" || k == "writable" {
 			fs.Bool(k, false, settingHelp(k))
 		} else {
 			fs.String(k, "", settingHelp(k))
@@ -204,7 +202,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 		fmt.Fprintf(stderr, "nobodd-go: unexpected argument %q; the server takes only flags (subcommands: get, put, demo, bench)\n", fs.Arg(0))
 		return nil, cli.ExitUsage
 	}
-	o := &options{writable: v.writable, grace: v.grace}
+	o := &options{}
 	for _, value := range v.boards {
 		b, err := config.ParseBoardFlag(value)
 		if err != nil {
@@ -217,10 +215,6 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 		o.boards = append(o.boards, b)
 	}
 	o.configs = v.configs
-	if o.grace <= 0 {
-		fmt.Fprintf(stderr, "nobodd-go: --shutdown-timeout %v: want a positive duration\n", o.grace)
-		return nil, cli.ExitUsage
-	}
 	o.overlay = config.OverlayFromFlags(fs)
 	o.overlay.Boards = o.boards
 	if _, set := o.overlay.Settings["verbose"]; !set && v.short {
@@ -288,8 +282,8 @@ func Main(ctx context.Context, args []string, env Env) int {
 		}
 		return cli.ExitFailure
 	}
-	if o.writable && cfg.TFTP.Root == "" {
-		fmt.Fprintln(env.Stderr, "nobodd-go: --writable needs a root directory (--root DIR or root in [tftp])")
+	if cfg.TFTP.Writable && cfg.TFTP.Root == "" {
+		fmt.Fprintln(env.Stderr, "nobodd-go: --writable (writable in [tftp]) needs a root directory (--root DIR or root in [tftp])")
 		if env.PacketConn != nil {
 			_ = env.PacketConn.Close()
 		}
@@ -385,7 +379,7 @@ func (d *daemon) server(pc net.PacketConn) *tftp.Server {
 		Logger:        slog.New(dropTransferLines{d.log.Handler()}),
 		OnTransfer:    d.onTransfer,
 	}
-	if d.opts.writable {
+	if d.cfg.TFTP.Writable {
 		s.WriteHandler = tftp.WriteHandlerFunc(d.receive)
 	}
 	return s
@@ -419,7 +413,7 @@ func (d *daemon) run(ctx context.Context, sigs <-chan os.Signal) int {
 	go func() { served <- srv.Serve(pc) }()
 
 	d.log.Info("serving", "addr", pc.LocalAddr().String(), "boards", len(d.cfg.Boards),
-		"root", d.cfg.TFTP.Root, "writable", d.opts.writable, "config", strings.Join(d.cfg.Files, ","))
+		"root", d.cfg.TFTP.Root, "writable", d.cfg.TFTP.Writable, "config", strings.Join(d.cfg.Files, ","))
 	for _, b := range d.cfg.Boards {
 		d.log.Info("board", "board", b.Name, "def", b.String(), "source", b.Source)
 	}
@@ -458,9 +452,9 @@ func (d *daemon) run(ctx context.Context, sigs <-chan os.Signal) int {
 		case err := <-served:
 			d.log.Error("the TFTP socket failed", "err", err)
 			d.sdnotify("STOPPING=1", d.notify.Stopping)
-			sctx, cancel := context.WithTimeout(context.Background(), d.opts.grace)
+			sctx, cancel := context.WithTimeout(context.Background(), d.cfg.TFTP.ShutdownTimeout)
 			if err := srv.Shutdown(sctx); err != nil {
-				d.log.Warn("grace period over: transfers still running were cancelled", "grace", d.opts.grace)
+				d.log.Warn("grace period over: transfers still running were cancelled", "grace", d.cfg.TFTP.ShutdownTimeout)
 			}
 			cancel()
 			d.closeRouter()
@@ -468,7 +462,7 @@ func (d *daemon) run(ctx context.Context, sigs <-chan os.Signal) int {
 		}
 		d.sdnotify("STOPPING=1", d.notify.Stopping)
 		active := srv.Stats().Active
-		d.log.Info("shutting down", "why", why, "active_transfers", active, "grace", d.opts.grace)
+		d.log.Info("shutting down", "why", why, "active_transfers", active, "grace", d.cfg.TFTP.ShutdownTimeout)
 		if err := d.shutdown(srv, sigs); err != nil {
 			d.log.Warn("transfers still running were cancelled", "why", err)
 		}
@@ -486,8 +480,8 @@ func (d *daemon) run(ctx context.Context, sigs <-chan os.Signal) int {
 // shutdown stops the server, letting transfers in flight finish for the
 // grace period; a second SIGTERM or SIGINT cancels them at once.
 func (d *daemon) shutdown(srv *tftp.Server, sigs <-chan os.Signal) error {
-	ctx, cancel := context.WithTimeoutCause(context.Background(), d.opts.grace,
-		fmt.Errorf("grace period of %v over", d.opts.grace))
+	ctx, cancel := context.WithTimeoutCause(context.Background(), d.cfg.TFTP.ShutdownTimeout,
+		fmt.Errorf("grace period of %v over", d.cfg.TFTP.ShutdownTimeout))
 	defer cancel()
 	done := make(chan struct{})
 	watched := make(chan struct{})
@@ -549,7 +543,7 @@ func (d *daemon) status() {
 // restart.
 func isLive(setting string) bool {
 	switch setting {
-	case "tftp.root", "tftp.includedir", "log.verbose":
+	case "tftp.root", "tftp.includedir", "tftp.shutdown-timeout", "log.verbose":
 		return true
 	}
 	return false
@@ -611,6 +605,7 @@ func keepRunning(running, cur config.TFTP) config.TFTP {
 	out := running
 	out.Root = cur.Root
 	out.IncludeDir = cur.IncludeDir
+	out.ShutdownTimeout = cur.ShutdownTimeout
 	return out
 }
 

@@ -35,7 +35,6 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--board", "xyz,a.img"}, `serial "xyz": not hex`},
 		{[]string{"--board", "1234abcd,a.img,one"}, `partition "one"`},
 		{[]string{"--board", "1234abcd,a.img,1,300.1.1.1"}, `ip "300.1.1.1"`},
-		{[]string{"--shutdown-timeout", "-1s"}, "--shutdown-timeout -1s"},
 	} {
 		code, _, stderr := runMain(t, c.args...)
 		if code != cli.ExitUsage {
@@ -94,9 +93,18 @@ func TestBadConfigurations(t *testing.T) {
 	if code != cli.ExitFailure || !strings.Contains(stderr, `"level":"ERROR"`) || !strings.Contains(stderr, fmt.Sprintf(`%s:2: not valid TOML`, syntax)) {
 		t.Errorf("json: exit %d, stderr %s", code, stderr)
 	}
-	// --writable without a root is a usage error.
+	// --writable without a root is a usage error; so is writable = true
+	// in a file without a root.
 	empty := file("empty.toml", "")
-	if code, _, stderr := runMain(t, "--config", empty, "--writable"); code != cli.ExitUsage || !strings.Contains(stderr, "--writable needs a root") {
+	if code, _, stderr := runMain(t, "--config", empty, "--writable"); code != cli.ExitUsage || !strings.Contains(stderr, "needs a root directory") {
 		t.Errorf("--writable without root: exit %d, %s", code, stderr)
+	}
+	writable := file("writable.toml", "[tftp]\nwritable = true\n")
+	if code, _, stderr := runMain(t, "--config", writable); code != cli.ExitUsage || !strings.Contains(stderr, "needs a root directory") {
+		t.Errorf("writable = true without root: exit %d, %s", code, stderr)
+	}
+	// A bad shutdown-timeout is a configuration error naming the flag.
+	if code, _, stderr := runMain(t, "--config", empty, "--shutdown-timeout", "-1s"); code != cli.ExitFailure || !strings.Contains(stderr, `--shutdown-timeout \"-1s\": not positive`) {
+		t.Errorf("--shutdown-timeout -1s: exit %d, %s", code, stderr)
 	}
 }
