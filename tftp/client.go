@@ -461,23 +461,29 @@ func (t *clientTransfer) accept(opts Options) error {
 		if err != nil {
 			return bad("not a valid value")
 		}
+		// upTo checks v against what was asked for (0: nothing).
+		upTo := func(asked int) (int, error) {
+			if asked == 0 {
+				return 0, bad("not asked for")
+			}
+			if v > int64(asked) {
+				return 0, bad(fmt.Sprintf("more than the %d asked for", asked))
+			}
+			return int(v), nil
+		}
 		switch strings.ToLower(o.Name) {
 		case OptBlockSize:
-			if t.askBlksize == 0 {
-				return bad("not asked for")
+			n, err := upTo(t.askBlksize)
+			if err != nil {
+				return err
 			}
-			if v > int64(t.askBlksize) {
-				return bad(fmt.Sprintf("more than the %d asked for", t.askBlksize))
-			}
-			t.blksize = int(v)
+			t.blksize = n
 		case OptWindowSize:
-			if t.askWindow == 0 {
-				return bad("not asked for")
+			n, err := upTo(t.askWindow)
+			if err != nil {
+				return err
 			}
-			if v > int64(t.askWindow) {
-				return bad(fmt.Sprintf("more than the %d asked for", t.askWindow))
-			}
-			t.window = int(v)
+			t.window = n
 		case OptTransferSize:
 			if t.op == "get" {
 				t.total = v

@@ -34,11 +34,7 @@ func clOwnServer(t testing.TB, dir, up string, pc net.PacketConn, cfg func(*tftp
 	}
 	ts := tftptest.NewUnstartedServerConn(pc, srv)
 	ts.Start()
-	t.Cleanup(func() {
-		if err := ts.Close(); err != nil {
-			t.Errorf("closing the server: %v", err)
-		}
-	})
+	ts.CloseAtEnd(t)
 	return ts
 }
 
@@ -61,7 +57,7 @@ func TestClientOwnServer(t *testing.T) {
 					var pr clProgress
 					c := tftp.Client{BlockSize: bs, WindowSize: ws, TransferSize: true, Progress: pr.hook}
 					var buf bytes.Buffer
-					if _, err := c.Get(clCtx(t, 60*time.Second), ts.Addr, name, &buf); err != nil {
+					if _, err := c.Get(tftptest.Context(t, 60*time.Second), ts.Addr, name, &buf); err != nil {
 						t.Fatal(err)
 					}
 					if sha256.Sum256(buf.Bytes()) != want {
@@ -74,7 +70,7 @@ func TestClientOwnServer(t *testing.T) {
 				t.Run("put/"+tc, func(t *testing.T) {
 					remote := fmt.Sprintf("up-%d-%d-%d", bs, size, ws)
 					c := tftp.Client{BlockSize: bs, WindowSize: ws, TransferSize: true}
-					if err := c.Put(clCtx(t, 60*time.Second), ts.Addr, remote, bytes.NewReader(body), int64(size)); err != nil {
+					if err := c.Put(tftptest.Context(t, 60*time.Second), ts.Addr, remote, bytes.NewReader(body), int64(size)); err != nil {
 						t.Fatal(err)
 					}
 					got, err := os.ReadFile(filepath.Join(up, remote))
@@ -87,7 +83,7 @@ func TestClientOwnServer(t *testing.T) {
 	}
 	// An upload the server refuses: the name exists (DirWriter is create-only).
 	c := tftp.Client{}
-	err := c.Put(clCtx(t, 30*time.Second), ts.Addr, "up-512-0-1", bytes.NewReader(nil), 0)
+	err := c.Put(tftptest.Context(t, 30*time.Second), ts.Addr, "up-512-0-1", bytes.NewReader(nil), 0)
 	var te *tftp.Error
 	if !errors.As(err, &te) || te.Code != tftp.ErrFileExists {
 		t.Errorf("put over an existing file: %v, want ERROR 6", err)
@@ -114,13 +110,13 @@ func TestClientOwnServerRollover(t *testing.T) {
 			ts := clOwnServer(t, dir, up, nil, func(s *tftp.Server) { s.Rollover = tc.roll })
 			c := tftp.Client{BlockSize: 8, WindowSize: tc.ws, Rollover: tc.roll}
 			var buf bytes.Buffer
-			if _, err := c.Get(clCtx(t, 120*time.Second), ts.Addr, "big", &buf); err != nil {
+			if _, err := c.Get(tftptest.Context(t, 120*time.Second), ts.Addr, "big", &buf); err != nil {
 				t.Fatal(err)
 			}
 			if !bytes.Equal(buf.Bytes(), body) {
 				t.Fatalf("get: %d bytes differ from the %d served", buf.Len(), len(body))
 			}
-			if err := c.Put(clCtx(t, 120*time.Second), ts.Addr, "big", bytes.NewReader(body), int64(len(body))); err != nil {
+			if err := c.Put(tftptest.Context(t, 120*time.Second), ts.Addr, "big", bytes.NewReader(body), int64(len(body))); err != nil {
 				t.Fatal(err)
 			}
 			got, err := os.ReadFile(filepath.Join(up, "big"))
@@ -159,13 +155,13 @@ func TestClientOwnServerLossy(t *testing.T) {
 			})
 			c := tftp.Client{BlockSize: tc.bs, WindowSize: tc.ws, Timeout: 100 * time.Millisecond, Retries: 20}
 			var buf bytes.Buffer
-			if _, err := c.Get(clCtx(t, 120*time.Second), ts.Addr, "f", &buf); err != nil {
+			if _, err := c.Get(tftptest.Context(t, 120*time.Second), ts.Addr, "f", &buf); err != nil {
 				t.Fatal(err)
 			}
 			if !bytes.Equal(buf.Bytes(), body) {
 				t.Fatalf("get: %d bytes differ from the %d served", buf.Len(), len(body))
 			}
-			if err := c.Put(clCtx(t, 120*time.Second), ts.Addr, "f-up", bytes.NewReader(body), int64(len(body))); err != nil {
+			if err := c.Put(tftptest.Context(t, 120*time.Second), ts.Addr, "f-up", bytes.NewReader(body), int64(len(body))); err != nil {
 				t.Fatal(err)
 			}
 			got, err := os.ReadFile(filepath.Join(up, "f-up"))
@@ -240,7 +236,7 @@ func TestClientConcurrent(t *testing.T) {
 	}
 	ts := clOwnServer(t, dir, t.TempDir(), nil, nil)
 	c := tftp.Client{WindowSize: 4}
-	ctx := clCtx(t, 60*time.Second)
+	ctx := tftptest.Context(t, 60*time.Second)
 	errs := make(chan error, len(bodies))
 	for i := range bodies {
 		go func() {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nobodd-go/nobodd-go/tftp"
+	"github.com/nobodd-go/nobodd-go/tftp/tftptest"
 )
 
 // clFake is a scripted TFTP server for client tests: a request socket and a
@@ -169,7 +170,7 @@ func TestClientLockStep(t *testing.T) {
 	})
 	c := tftp.Client{BlockSize: 512, Timeout: 5 * time.Second}
 	var buf bytes.Buffer
-	n, err := c.Get(clCtx(t, 30*time.Second), f.addr(), "file", &buf)
+	n, err := c.Get(tftptest.Context(t, 30*time.Second), f.addr(), "file", &buf)
 	wait()
 	if err != nil {
 		t.Fatal(err)
@@ -206,7 +207,7 @@ func TestClientRetriesExhausted(t *testing.T) {
 		return nil
 	})
 	c := tftp.Client{BlockSize: 512, Timeout: 50 * time.Millisecond, Retries: 2}
-	_, err := c.Get(clCtx(t, 30*time.Second), f.addr(), "file", &bytes.Buffer{})
+	_, err := c.Get(tftptest.Context(t, 30*time.Second), f.addr(), "file", &bytes.Buffer{})
 	wait()
 	if err == nil || !strings.Contains(err.Error(), "block 2") || !strings.Contains(err.Error(), `"file"`) {
 		t.Fatalf("error %v, want one naming the file and block 2", err)
@@ -277,7 +278,7 @@ func TestClientOptionRefused(t *testing.T) {
 	})
 	var c tftp.Client
 	var buf bytes.Buffer
-	_, err := c.Get(clCtx(t, 30*time.Second), f.addr(), "file", &buf)
+	_, err := c.Get(tftptest.Context(t, 30*time.Second), f.addr(), "file", &buf)
 	wait()
 	if err != nil {
 		t.Fatal(err)
@@ -287,31 +288,43 @@ func TestClientOptionRefused(t *testing.T) {
 	}
 }
 
-// TestClientBadOACK: an OACK granting a larger blksize than asked is refused
-// with ERROR 8 and fails the transfer.
+// TestClientBadOACK: an OACK granting a larger blksize or windowsize than
+// asked, or one not asked for, is refused with ERROR 8 and fails the
+// transfer with an error naming the option and why.
 func TestClientBadOACK(t *testing.T) {
-	f := clNewFake(t)
-	wait := f.run(func() error {
-		if _, err := f.request(); err != nil {
-			return err
-		}
-		if err := f.send(&tftp.OACKPacket{Options: tftp.Options{{Name: "blksize", Value: "2048"}}}); err != nil {
-			return err
-		}
-		p, _, err := f.read(f.xfer)
-		if err != nil {
-			return err
-		}
-		if e, ok := p.(*tftp.Error); !ok || e.Code != tftp.ErrOption {
-			return fmt.Errorf("got %v, want ERROR 8", p)
-		}
-		return nil
-	})
-	c := tftp.Client{BlockSize: 1024}
-	_, err := c.Get(clCtx(t, 30*time.Second), f.addr(), "file", &bytes.Buffer{})
-	wait()
-	if err == nil || !strings.Contains(err.Error(), "blksize") {
-		t.Fatalf("error %v, want one naming blksize", err)
+	for _, c := range []struct {
+		client    tftp.Client
+		opt       tftp.Option
+		wantInErr string
+	}{
+		{tftp.Client{BlockSize: 1024}, tftp.Option{Name: "blksize", Value: "2048"}, "more than the 1024 asked for"},
+		{tftp.Client{}, tftp.Option{Name: "windowsize", Value: "8"}, "not asked for"},
+		{tftp.Client{WindowSize: 4}, tftp.Option{Name: "windowsize", Value: "16"}, "more than the 4 asked for"},
+	} {
+		t.Run(c.opt.Name+"="+c.opt.Value, func(t *testing.T) {
+			f := clNewFake(t)
+			wait := f.run(func() error {
+				if _, err := f.request(); err != nil {
+					return err
+				}
+				if err := f.send(&tftp.OACKPacket{Options: tftp.Options{c.opt}}); err != nil {
+					return err
+				}
+				p, _, err := f.read(f.xfer)
+				if err != nil {
+					return err
+				}
+				if e, ok := p.(*tftp.Error); !ok || e.Code != tftp.ErrOption {
+					return fmt.Errorf("got %v, want ERROR 8", p)
+				}
+				return nil
+			})
+			_, err := c.client.Get(tftptest.Context(t, 30*time.Second), f.addr(), "file", &bytes.Buffer{})
+			wait()
+			if err == nil || !strings.Contains(err.Error(), c.opt.Name) || !strings.Contains(err.Error(), c.wantInErr) {
+				t.Fatalf("error %v, want one naming %s and saying %q", err, c.opt.Name, c.wantInErr)
+			}
+		})
 	}
 }
 
@@ -325,7 +338,7 @@ func TestClientServerError(t *testing.T) {
 		return f.send(&tftp.Error{Code: tftp.ErrAccess, Message: "go away"})
 	})
 	var c tftp.Client
-	_, err := c.Get(clCtx(t, 30*time.Second), f.addr(), "file", &bytes.Buffer{})
+	_, err := c.Get(tftptest.Context(t, 30*time.Second), f.addr(), "file", &bytes.Buffer{})
 	wait()
 	var te *tftp.Error
 	if !errors.As(err, &te) || te.Code != tftp.ErrAccess || te.Message != "go away" {
@@ -386,7 +399,7 @@ func TestClientWindowGap(t *testing.T) {
 	var pr clProgress
 	c := tftp.Client{BlockSize: 512, WindowSize: 4, Timeout: 5 * time.Second, Progress: pr.hook}
 	var buf bytes.Buffer
-	_, err := c.Get(clCtx(t, 30*time.Second), f.addr(), "file", &buf)
+	_, err := c.Get(tftptest.Context(t, 30*time.Second), f.addr(), "file", &buf)
 	wait()
 	if err != nil {
 		t.Fatal(err)
@@ -449,7 +462,7 @@ func TestClientPutWindowRewind(t *testing.T) {
 	})
 	var pr clProgress
 	c := tftp.Client{BlockSize: 512, WindowSize: 4, TransferSize: true, Timeout: 5 * time.Second, Progress: pr.hook}
-	err := c.Put(clCtx(t, 30*time.Second), f.addr(), "file", bytes.NewReader(body), int64(len(body)))
+	err := c.Put(tftptest.Context(t, 30*time.Second), f.addr(), "file", bytes.NewReader(body), int64(len(body)))
 	wait()
 	if err != nil {
 		t.Fatal(err)
@@ -504,7 +517,7 @@ func TestClientStrangerBeforeLock(t *testing.T) {
 	})
 	c := tftp.Client{BlockSize: 512, Timeout: 5 * time.Second}
 	var buf bytes.Buffer
-	_, err = c.Get(clCtx(t, 30*time.Second), f.addr(), "file", &buf)
+	_, err = c.Get(tftptest.Context(t, 30*time.Second), f.addr(), "file", &buf)
 	wait()
 	if err != nil {
 		t.Fatal(err)

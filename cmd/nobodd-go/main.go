@@ -21,6 +21,7 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/nobodd-go/nobodd-go/internal/cli"
 	"github.com/nobodd-go/nobodd-go/internal/cli/bench"
 	"github.com/nobodd-go/nobodd-go/internal/cli/demo"
 	"github.com/nobodd-go/nobodd-go/internal/cli/getput"
@@ -90,10 +91,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		switch a := args[0]; {
 		case a == "--version" || a == "-version":
 			fmt.Fprintln(stdout, version())
-			return serve.ExitOK
+			return cli.ExitOK
 		case a == "help":
 			usage(stdout)
-			return serve.ExitOK
+			return cli.ExitOK
 		case !strings.HasPrefix(a, "-"):
 			for _, c := range commands() {
 				if c.name == a {
@@ -102,7 +103,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			}
 			fmt.Fprintf(stderr, "nobodd-go: unknown command %q\n", a)
 			usage(stderr)
-			return serve.ExitUsage
+			return cli.ExitUsage
 		}
 	}
 	return serve.Main(ctx, args, serve.Env{Stdout: stdout, Stderr: stderr})

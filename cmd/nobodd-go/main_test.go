@@ -61,12 +61,9 @@ func TestDispatch(t *testing.T) {
 // its printed instructions: the curl command and the nobodd-go get command.
 func TestDemoBinary(t *testing.T) {
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "nobodd-go")
+	bin := testpeer.Binary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	cmd := exec.CommandContext(ctx, bin, "demo", "--duration", "2m")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

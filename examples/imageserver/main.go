@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -53,15 +54,21 @@ func run(imgPath, listen string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	stopped := make(chan error, 1)
 	go func() {
 		<-ctx.Done()
 		grace, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_ = srv.Shutdown(grace) // transfers in flight may finish
+		stopped <- srv.Shutdown(grace) // transfers in flight may finish
 	}()
 	fmt.Fprintf(os.Stderr, "serving partition %d of %s on %s\n", part.Number, imgPath, listen)
-	if err := srv.ListenAndServe(listen); err != tftp.ErrServerClosed {
+	if err := srv.ListenAndServe(listen); !errors.Is(err, tftp.ErrServerClosed) {
 		return err
+	}
+	// Serve returns as soon as Shutdown closes the socket; wait for the
+	// transfers in flight before the image is closed under them.
+	if err := <-stopped; err != nil {
+		return fmt.Errorf("shutdown: transfers cut short: %w", err)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -42,15 +43,21 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	stopped := make(chan error, 1)
 	go func() {
 		<-ctx.Done()
 		grace, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = srv.Shutdown(grace)
+		stopped <- srv.Shutdown(grace)
 	}()
-	if err := srv.ListenAndServe(*listen); err != tftp.ErrServerClosed {
+	if err := srv.ListenAndServe(*listen); !errors.Is(err, tftp.ErrServerClosed) {
 		fmt.Fprintln(os.Stderr, "tftpmux:", err)
 		os.Exit(1)
+	}
+	// Serve returns as soon as Shutdown closes the socket; the statistics
+	// are final once Shutdown has waited for the transfers in flight.
+	if err := <-stopped; err != nil {
+		fmt.Fprintln(os.Stderr, "tftpmux: shutdown: transfers cut short:", err)
 	}
 	fmt.Printf("%+v\n", srv.Stats())
 }

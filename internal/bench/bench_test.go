@@ -5,25 +5,16 @@ import (
 	"context"
 	"crypto/sha256"
 	"io"
-	"math/rand/v2"
 	"net"
 	"sync/atomic"
 	"testing"
 	"testing/fstest"
 	"time"
 
+	"github.com/nobodd-go/nobodd-go/internal/fixture"
 	"github.com/nobodd-go/nobodd-go/tftp"
 	"github.com/nobodd-go/nobodd-go/tftp/tftptest"
 )
-
-func payload(n int, seed uint64) []byte {
-	r := rand.New(rand.NewPCG(seed, 7))
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
-	return b
-}
 
 func newFileServer(t *testing.T, files map[string][]byte) *tftptest.Server {
 	t.Helper()
@@ -31,17 +22,11 @@ func newFileServer(t *testing.T, files map[string][]byte) *tftptest.Server {
 	for name, b := range files {
 		fsys[name] = &fstest.MapFile{Data: b}
 	}
-	s := tftptest.NewServer(tftp.FileServer(fsys))
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("closing the server: %v", err)
-		}
-	})
-	return s
+	return tftptest.Start(t, tftp.FileServer(fsys))
 }
 
 func TestTransfersAgainstServer(t *testing.T) {
-	data := payload(150_000+7, 1)
+	data := fixture.Pseudo(1, 150_000+7)
 	s := newFileServer(t, map[string][]byte{"kernel.img": data})
 	d := Digest{Size: int64(len(data)), Sum: sha256.Sum256(data)}
 	tr := &Transfer{Client: tftp.Client{BlockSize: 1468}, Addr: s.Addr, File: "kernel.img", Expect: &d}
@@ -89,10 +74,10 @@ func corruptOnce(data []byte, bad int64) tftp.Handler {
 }
 
 func TestCorruptedByte(t *testing.T) {
-	data := payload(40_000, 2)
+	data := fixture.Pseudo(2, 40_000)
 	d := Digest{Size: int64(len(data)), Sum: sha256.Sum256(data)}
 	for _, expect := range []*Digest{&d, nil} {
-		s := tftptest.NewServer(corruptOnce(data, 5))
+		s := tftptest.Start(t, corruptOnce(data, 5))
 		tr := &Transfer{Client: tftp.Client{BlockSize: 1024}, Addr: s.Addr, File: "f", Expect: expect}
 		res, err := Run(t.Context(), Load{Total: 16, Concurrency: 4, JobTimeout: 30 * time.Second}, tr.Job)
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/nobodd-go/nobodd-go/internal/fixture"
 	"github.com/nobodd-go/nobodd-go/tftp"
 )
 
@@ -112,7 +113,7 @@ func TestRelayDropFraction(t *testing.T) {
 }
 
 func TestRelayTransfersWithLoss(t *testing.T) {
-	data := payload(50_000, 3)
+	data := fixture.Pseudo(3, 50_000)
 	s := newFileServer(t, map[string][]byte{"initrd": data})
 	r := &Relay{Server: s.AddrPort, Loss: 0.05, Seed: 1}
 	if err := r.Start(); err != nil {
@@ -142,7 +143,7 @@ func TestRelayTransfersWithLoss(t *testing.T) {
 }
 
 func TestRelayNoLossCountsNothing(t *testing.T) {
-	data := payload(20_000, 4)
+	data := fixture.Pseudo(4, 20_000)
 	s := newFileServer(t, map[string][]byte{"f": data})
 	r := &Relay{Server: s.AddrPort}
 	if err := r.Start(); err != nil {
@@ -178,7 +179,7 @@ func TestRelayIPv6(t *testing.T) {
 	if err != nil {
 		t.Skipf("no IPv6 loopback: %v", err)
 	}
-	data := payload(9_000, 5)
+	data := fixture.Pseudo(5, 9_000)
 	srv := &tftp.Server{Handler: tftp.FileServer(fstest.MapFS{"f": &fstest.MapFile{Data: data}})}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(pc) }()

@@ -139,7 +139,7 @@ func notFound(name string) error {
 func (r *Router) ServeTFTP(req *tftp.Request) (io.ReaderAt, int64, error) {
 	client := req.RemoteAddr.Addr().Unmap()
 	if r.log.Enabled(req.Context(), slog.LevelDebug) {
-		r.log.Debug("request", "client", req.RemoteAddr, "file", req.Filename, "mode", req.Mode, "options", optionString(req.Options))
+		r.log.Debug("request", "client", req.RemoteAddr, "file", req.Filename, "mode", req.Mode, "options", req.Options.Text())
 	}
 	name, err := cleanName(req.Filename)
 	if err != nil {
@@ -249,15 +249,4 @@ func (r *Router) serveRoot(t *table, name string, req *tftp.Request) (io.ReaderA
 		return nil, 0, &tftp.Error{Code: tftp.ErrNotFound, Message: fmt.Sprintf("%q is not a regular file", req.Filename)}
 	}
 	return f, st.Size(), nil
-}
-
-func optionString(o tftp.Options) string {
-	var b strings.Builder
-	for i, opt := range o {
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(opt.Name + "=" + opt.Value)
-	}
-	return b.String()
 }

@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,44 +20,6 @@ import (
 	"github.com/nobodd-go/nobodd-go/tftp"
 	"github.com/nobodd-go/nobodd-go/tftp/tftptest"
 )
-
-// logBuf collects log output from several goroutines.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// lines returns the log lines containing every one of words.
-func (l *logBuf) lines(words ...string) []string {
-	var out []string
-	for line := range strings.SplitSeq(l.String(), "\n") {
-		ok := line != ""
-		for _, w := range words {
-			ok = ok && strings.Contains(line, w)
-		}
-		if ok {
-			out = append(out, line)
-		}
-	}
-	return out
-}
-
-func newLogger() (*slog.Logger, *logBuf) {
-	lb := &logBuf{}
-	return slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug})), lb
-}
 
 // piDisk builds an MBR image: partition 1 FAT32 with tree, partition 2 an
 // empty Linux partition.
@@ -76,17 +37,6 @@ func board(name, serial, img string) config.Board {
 		panic(err)
 	}
 	return config.Board{Name: name, Serial: s, HasSerial: true, Image: img, Partition: 1}
-}
-
-func serve(t *testing.T, r *Router) *tftptest.Server {
-	t.Helper()
-	s := tftptest.NewServer(r)
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return s
 }
 
 func get(t *testing.T, addr, name string) ([]byte, error) {
@@ -133,10 +83,10 @@ func TestRoutePrefixes(t *testing.T) {
 	b2 := config.Board{Name: "pi-mac", MAC: mac, Image: d.Path, Partition: 1}
 	b3 := config.Board{Name: "pi-custom", Prefix: "Kiosk-1", Image: d.Path, Partition: 1}
 	b4 := board("pi-16digit", "10000000CAFEF00D", d.Path)
-	log, lb := newLogger()
+	log, lb := tftptest.NewLogger(slog.LevelDebug)
 	r := New(Config{Boards: []config.Board{b1, b2, b3, b4}}, log)
 	defer r.Close()
-	s := serve(t, r)
+	s := tftptest.Start(t, r)
 
 	for _, c := range []struct{ req, file string }{
 		{"1234abcd/config.txt", "config.txt"},
@@ -158,7 +108,7 @@ func TestRoutePrefixes(t *testing.T) {
 		_, err := get(t, s.Addr, name)
 		wantCode(t, err, tftp.ErrNotFound, name)
 	}
-	if l := lb.lines("level=ERROR"); len(l) != 0 {
+	if l := lb.Lines("level=ERROR"); len(l) != 0 {
 		t.Errorf("error lines logged for good requests: %q", l)
 	}
 }
@@ -174,7 +124,7 @@ func TestLogicalPartition(t *testing.T) {
 	b.Partition = 5
 	r := New(Config{Boards: []config.Board{b}}, nil)
 	defer r.Close()
-	s := serve(t, r)
+	s := tftptest.Start(t, r)
 	mustGet(t, s.Addr, "0000abcd/config.txt", tree["config.txt"].Data)
 	mustGet(t, s.Addr, "0000abcd/kernel8.img", tree["kernel8.img"].Data)
 }
@@ -185,7 +135,7 @@ func TestSuperfloppy(t *testing.T) {
 	b.Partition = 0
 	r := New(Config{Boards: []config.Board{b}}, nil)
 	defer r.Close()
-	s := serve(t, r)
+	s := tftptest.Start(t, r)
 	mustGet(t, s.Addr, "abcdef01/start.elf", v.Tree["start.elf"].Data)
 }
 
@@ -223,10 +173,10 @@ func TestUnprefixedFallback(t *testing.T) {
 	}
 	b := board("pi", "1234abcd", d.Path)
 	b.IP = netip.MustParseAddr("127.0.0.1")
-	log, lb := newLogger()
+	log, lb := tftptest.NewLogger(slog.LevelDebug)
 	r := New(Config{Boards: []config.Board{b}, Root: root}, log)
 	defer r.Close()
-	s := serve(t, r)
+	s := tftptest.Start(t, r)
 
 	// From the board's ip: the board's partition first, then the root.
 	mustGet(t, s.Addr, "config.txt", tree["config.txt"].Data)
@@ -238,7 +188,7 @@ func TestUnprefixedFallback(t *testing.T) {
 	if te := wantCode(t, err, tftp.ErrNotFound, "deadbee0/start4.elf"); !strings.Contains(te.Message, "deadbee0") {
 		t.Errorf("unknown board message %q does not name the prefix", te.Message)
 	}
-	if len(lb.lines("unknown board", "deadbee0")) != 1 {
+	if len(lb.Lines("unknown board", "deadbee0")) != 1 {
 		t.Errorf("no log line for the unknown board:\n%s", lb)
 	}
 	// From another client: the root only.
@@ -271,13 +221,13 @@ func TestRootSymlinkEscape(t *testing.T) {
 	if err := os.Symlink(secret, filepath.Join(root, "link")); err != nil {
 		t.Fatal(err)
 	}
-	log, lb := newLogger()
+	log, lb := tftptest.NewLogger(slog.LevelDebug)
 	r := New(Config{Root: root}, log)
 	defer r.Close()
-	s := serve(t, r)
+	s := tftptest.Start(t, r)
 	_, err := get(t, s.Addr, "link")
 	wantCode(t, err, tftp.ErrAccess, "link")
-	if len(lb.lines("refused request", "link")) == 0 {
+	if len(lb.Lines("refused request", "link")) == 0 {
 		t.Errorf("no log line for the escaping link:\n%s", lb)
 	}
 }
@@ -293,7 +243,7 @@ func TestIPRestriction(t *testing.T) {
 	v6.IP = netip.MustParseAddr("::1")
 	elsewhere := board("pi-elsewhere", "9999abcd", d.Path)
 	elsewhere.IP = netip.MustParseAddr("192.0.2.7")
-	log, lb := newLogger()
+	log, lb := tftptest.NewLogger(slog.LevelDebug)
 	r := New(Config{Boards: []config.Board{v4, v6, elsewhere}}, log)
 	defer r.Close()
 
@@ -327,7 +277,7 @@ func TestIPRestriction(t *testing.T) {
 	} {
 		_, err := get(t, c.addr, c.name)
 		wantCode(t, err, tftp.ErrAccess, c.name)
-		if l := lb.lines("level=WARN", c.name, "client="+c.client, "board_ip="+c.boardIP); len(l) != 1 {
+		if l := lb.Lines("level=WARN", c.name, "client="+c.client, "board_ip="+c.boardIP); len(l) != 1 {
 			t.Errorf("want one Warn line naming %s, client %s and board ip %s:\n%s", c.name, c.client, c.boardIP, lb)
 		}
 	}
@@ -348,10 +298,10 @@ func TestBadNames(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "passwd"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	log, lb := newLogger()
+	log, lb := tftptest.NewLogger(slog.LevelDebug)
 	r := New(Config{Boards: []config.Board{board("pi", "1234abcd", d.Path)}, Root: root}, log)
 	defer r.Close()
-	s := serve(t, r)
+	s := tftptest.Start(t, r)
 	long := strings.Repeat("a", 256)
 	for _, c := range []struct {
 		name string
@@ -372,7 +322,7 @@ func TestBadNames(t *testing.T) {
 	} {
 		_, err := get(t, s.Addr, c.name)
 		wantCode(t, err, c.code, c.name)
-		if len(lb.lines(c.why)) == 0 {
+		if len(lb.Lines(c.why)) == 0 {
 			t.Errorf("%q: no log line saying %q:\n%s", c.name, c.why, lb)
 		}
 		mustGet(t, s.Addr, "1234abcd/config.txt", tree["config.txt"].Data)
@@ -400,13 +350,13 @@ func TestImageErrors(t *testing.T) {
 	noPart.Partition = 3
 	notFAT := board("notfat", "00000002", d.Path)
 	notFAT.Partition = 2
-	log, lb := newLogger()
+	log, lb := tftptest.NewLogger(slog.LevelDebug)
 	r := New(Config{Boards: []config.Board{
 		board("missing", "00000001", missing), noPart, notFAT,
 		board("garbage", "00000004", garbage), board("good", "00000005", d.Path),
 	}}, log)
 	defer r.Close()
-	s := serve(t, r)
+	s := tftptest.Start(t, r)
 	for _, c := range []struct{ name, client, log string }{
 		{"00000001/start4.elf", "board missing: boot image not available", "no such file or directory"},
 		{"00000003/start4.elf", "board nopart: partition 3 not found in boot image", "partition 3 not found; image has 1, 2"},
@@ -421,12 +371,12 @@ func TestImageErrors(t *testing.T) {
 		if strings.Contains(te.Message, dir) || strings.Contains(te.Message, "/") {
 			t.Errorf("%s: message %q leaks a path", c.name, te.Message)
 		}
-		if len(lb.lines("level=ERROR", c.log)) == 0 {
+		if len(lb.Lines("level=ERROR", c.log)) == 0 {
 			t.Errorf("%s: no Error line with %q:\n%s", c.name, c.log, lb)
 		}
 		mustGet(t, s.Addr, "00000005/config.txt", fixture.PiBoot()["config.txt"].Data)
 	}
-	if len(lb.lines("level=ERROR", "image="+missing, "partition=1", "board=missing")) == 0 {
+	if len(lb.Lines("level=ERROR", "image="+missing, "partition=1", "board=missing")) == 0 {
 		t.Errorf("missing image line lacks board, image or partition:\n%s", lb)
 	}
 	// The image appears: the next request succeeds.
@@ -454,7 +404,7 @@ func TestImageReplaced(t *testing.T) {
 	if err := os.Link(oldDisk.Path, live); err != nil {
 		t.Fatal(err)
 	}
-	log, lb := newLogger()
+	log, lb := tftptest.NewLogger(slog.LevelDebug)
 	r := New(Config{Boards: []config.Board{board("pi", "1234abcd", live)}}, log)
 	defer r.Close()
 	req := func(name string) (*content, int64) {
@@ -513,7 +463,7 @@ func TestImageReplaced(t *testing.T) {
 	if _, err := cur.v.f.Stat(); err != nil {
 		t.Errorf("current image closed while its board still exists: %v", err)
 	}
-	if len(lb.lines("image changed")) != 1 {
+	if len(lb.Lines("image changed")) != 1 {
 		t.Errorf("want one 'image changed' line:\n%s", lb)
 	}
 

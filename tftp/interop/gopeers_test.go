@@ -15,6 +15,30 @@ import (
 	packag "pack.ag/tftp"
 )
 
+// toFile creates the file local and has fill write it.
+func toFile(local string, fill func(w io.Writer) error) (err error) {
+	out, err := os.Create(local)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, out.Close()) }()
+	return fill(out)
+}
+
+// fromFile opens the file local and has send read it, given its size.
+func fromFile(local string, send func(r io.Reader, size int64) error) error {
+	in, err := os.Open(local)
+	if err != nil {
+		return err
+	}
+	defer in.Close() // read only
+	fi, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	return send(in, fi.Size())
+}
+
 // pinTransfer returns get and put functions using github.com/pin/tftp/v3's
 // client against host (an IP address, possibly not the one the server was
 // bound to).
@@ -41,39 +65,29 @@ func pinTransfer(host string) (get, put transferFunc) {
 		if err != nil {
 			return fmt.Errorf("pin Receive: %w", err)
 		}
-		out, err := os.Create(local)
-		if err != nil {
-			return err
-		}
-		defer func() { err = errors.Join(err, out.Close()) }()
-		if _, err := wt.WriteTo(out); err != nil {
-			return fmt.Errorf("pin WriteTo: %w", err)
-		}
-		return nil
+		return toFile(local, func(out io.Writer) error {
+			if _, err := wt.WriteTo(out); err != nil {
+				return fmt.Errorf("pin WriteTo: %w", err)
+			}
+			return nil
+		})
 	}
 	put = func(t *testing.T, f *fixture, remote, local string, bs, ws int) error {
 		c, err := client(f, bs)
 		if err != nil {
 			return err
 		}
-		in, err := os.Open(local)
-		if err != nil {
-			return err
-		}
-		defer in.Close() // read only
-		fi, err := in.Stat()
-		if err != nil {
-			return err
-		}
-		rf, err := c.Send(remote, "octet")
-		if err != nil {
-			return fmt.Errorf("pin Send: %w", err)
-		}
-		rf.(pin.OutgoingTransfer).SetSize(fi.Size())
-		if _, err := rf.ReadFrom(in); err != nil {
-			return fmt.Errorf("pin ReadFrom: %w", err)
-		}
-		return nil
+		return fromFile(local, func(in io.Reader, size int64) error {
+			rf, err := c.Send(remote, "octet")
+			if err != nil {
+				return fmt.Errorf("pin Send: %w", err)
+			}
+			rf.(pin.OutgoingTransfer).SetSize(size)
+			if _, err := rf.ReadFrom(in); err != nil {
+				return fmt.Errorf("pin ReadFrom: %w", err)
+			}
+			return nil
+		})
 	}
 	return get, put
 }
@@ -149,34 +163,24 @@ func TestPackAg(t *testing.T) {
 		if err != nil {
 			return fmt.Errorf("pack.ag Get: %w", err)
 		}
-		out, err := os.Create(local)
-		if err != nil {
-			return err
-		}
-		defer func() { err = errors.Join(err, out.Close()) }()
-		if _, err := io.Copy(out, resp); err != nil {
-			return fmt.Errorf("pack.ag read: %w", err)
-		}
-		return nil
+		return toFile(local, func(out io.Writer) error {
+			if _, err := io.Copy(out, resp); err != nil {
+				return fmt.Errorf("pack.ag read: %w", err)
+			}
+			return nil
+		})
 	}
 	put := func(t *testing.T, f *fixture, remote, local string, bs, ws int) error {
 		c, err := client(bs, ws)
 		if err != nil {
 			return err
 		}
-		in, err := os.Open(local)
-		if err != nil {
-			return err
-		}
-		defer in.Close() // read only
-		fi, err := in.Stat()
-		if err != nil {
-			return err
-		}
-		if err := c.Put(url(f, remote), in, fi.Size()); err != nil {
-			return fmt.Errorf("pack.ag Put: %w", err)
-		}
-		return nil
+		return fromFile(local, func(in io.Reader, size int64) error {
+			if err := c.Put(url(f, remote), in, size); err != nil {
+				return fmt.Errorf("pack.ag Put: %w", err)
+			}
+			return nil
+		})
 	}
 	matrix(t, f, blockSizes, windowSizes, get, put, func(t *testing.T, opts tftp.Options, bs, ws int) {
 		wantOption(t, opts, "blksize", strconv.Itoa(bs))

@@ -51,14 +51,8 @@ import (
 	"time"
 
 	ib "github.com/nobodd-go/nobodd-go/internal/bench"
+	"github.com/nobodd-go/nobodd-go/internal/cli"
 	"github.com/nobodd-go/nobodd-go/tftp"
-)
-
-// Exit statuses.
-const (
-	exitOK    = 0
-	exitFail  = 1
-	exitUsage = 2
 )
 
 // DefaultFileTimeout is the per-file deadline: the Pi's TFTP_FILE_TIMEOUT.
@@ -148,21 +142,9 @@ func (t *tagFlag) Set(v string) error {
 // parse parses flags interleaved with the positional argument and checks
 // them.
 func parse(fs *flag.FlagSet, args []string, o *options) error {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			break
-		}
-		if args[0] == "--" {
-			pos = append(pos, args[1:]...)
-			break
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
+	pos, err := cli.ParseInterleaved(fs, args)
+	if err != nil {
+		return err
 	}
 	if len(pos) != 1 {
 		return errors.New("want one HOST:PORT argument")
@@ -284,17 +266,14 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	const synopsis = "bench [flags] HOST:PORT"
 	var o options
 	fs := newFlagSet(stderr, &o)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: nobodd-go %s\n", synopsis)
-		fs.PrintDefaults()
-	}
+	fs.Usage = cli.Usage(stderr, fs, synopsis, "")
 	err := parse(fs, args, &o)
 	if errors.Is(err, flag.ErrHelp) {
-		return exitOK
+		return cli.ExitOK
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "nobodd-go bench: %v\n", err)
-		return exitUsage
+		return cli.ExitUsage
 	}
 	var p point
 	switch o.mode {
@@ -305,18 +284,18 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "nobodd-go bench: %v\n", err)
-		return exitUsage
+		return cli.ExitUsage
 	}
 	var server netip.AddrPort
 	if o.loss > 0 || o.relay {
 		server, err = resolve(ctx, o.addr)
 		if err != nil {
 			fmt.Fprintf(stderr, "nobodd-go bench: %v\n", err)
-			return exitUsage
+			return cli.ExitUsage
 		}
 	}
 
-	status := exitOK
+	status := cli.ExitOK
 	var reports []*ib.Report
 	enc := json.NewEncoder(stdout)
 	for _, c := range o.concs {
@@ -326,15 +305,15 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		r, err := runPoint(ctx, &o, p, server, c)
 		if err != nil {
 			fmt.Fprintf(stderr, "nobodd-go bench: %v\n", err)
-			return exitFail
+			return cli.ExitFailure
 		}
 		if r.Failed > 0 || r.NotRun > 0 {
-			status = exitFail
+			status = cli.ExitFailure
 		}
 		if o.json {
 			if err := enc.Encode(r); err != nil {
 				fmt.Fprintf(stderr, "nobodd-go bench: writing the report: %v\n", err)
-				return exitFail
+				return cli.ExitFailure
 			}
 		} else {
 			reports = append(reports, r)
@@ -343,7 +322,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if !o.json {
 		if err := ib.WriteTable(stdout, reports); err != nil {
 			fmt.Fprintf(stderr, "nobodd-go bench: writing the report: %v\n", err)
-			return exitFail
+			return cli.ExitFailure
 		}
 		for _, r := range reports {
 			if r.FirstError != "" {

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"testing"
 
 	ib "github.com/nobodd-go/nobodd-go/internal/bench"
+	"github.com/nobodd-go/nobodd-go/internal/fixture"
 	"github.com/nobodd-go/nobodd-go/internal/pisim"
 	"github.com/nobodd-go/nobodd-go/tftp"
 	"github.com/nobodd-go/nobodd-go/tftp/tftptest"
@@ -23,13 +23,7 @@ import (
 // serveDir serves dir on loopback for the test's duration.
 func serveDir(t *testing.T, dir string) string {
 	t.Helper()
-	s := tftptest.NewServer(tftp.FileServer(os.DirFS(dir)))
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("closing the server: %v", err)
-		}
-	})
-	return s.Addr
+	return tftptest.Start(t, tftp.FileServer(os.DirFS(dir))).Addr
 }
 
 func writeFile(t *testing.T, name string, b []byte) {
@@ -40,15 +34,6 @@ func writeFile(t *testing.T, name string, b []byte) {
 	if err := os.WriteFile(name, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func randomBytes(n int, seed uint64) []byte {
-	r := rand.New(rand.NewPCG(seed, 11))
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
-	return b
 }
 
 // run calls Main and returns its status, standard output and error.
@@ -76,7 +61,7 @@ func jsonLines(t *testing.T, s string) []ib.Report {
 
 func TestTransfersJSON(t *testing.T) {
 	dir := t.TempDir()
-	data := randomBytes(70_001, 1)
+	data := fixture.Pseudo(1, 70_001)
 	writeFile(t, filepath.Join(dir, "srv", "kernel.img"), data)
 	writeFile(t, filepath.Join(dir, "local.img"), data)
 	addr := serveDir(t, filepath.Join(dir, "srv"))
@@ -154,7 +139,7 @@ func TestMissingAndStalled(t *testing.T) {
 
 func TestServerUsageAndLoss(t *testing.T) {
 	dir := t.TempDir()
-	data := randomBytes(60_000, 2)
+	data := fixture.Pseudo(2, 60_000)
 	writeFile(t, filepath.Join(dir, "initrd"), data)
 	addr := serveDir(t, dir)
 	// The server runs in this process: measure ourselves.

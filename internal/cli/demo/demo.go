@@ -33,6 +33,7 @@ import (
 	"syscall"
 
 	"github.com/nobodd-go/nobodd-go/config"
+	"github.com/nobodd-go/nobodd-go/internal/cli"
 	"github.com/nobodd-go/nobodd-go/internal/cli/serve"
 )
 
@@ -65,60 +66,57 @@ func Main(ctx context.Context, args []string, env Env) int {
 	port := fs.Int("port", 0, "UDP port on 127.0.0.1; 0 picks a free one")
 	duration := fs.Duration("duration", 0, "stop after this long; 0 runs until Ctrl-C")
 	keep := fs.String("keep", "", "copy the demo image to this file before serving")
-	fs.Usage = func() {
-		fmt.Fprintln(env.Stderr, "usage: nobodd-go demo [--serial HEX] [--port N] [--duration D] [--keep FILE]")
-		fs.PrintDefaults()
-	}
+	fs.Usage = cli.Usage(env.Stderr, fs, "demo [--serial HEX] [--port N] [--duration D] [--keep FILE]", "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return serve.ExitOK
+			return cli.ExitOK
 		}
-		return serve.ExitUsage
+		return cli.ExitUsage
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(env.Stderr, "nobodd-go demo: unexpected argument %q\n", fs.Arg(0))
-		return serve.ExitUsage
+		return cli.ExitUsage
 	}
 	serial, err := config.ParseSerial(*serialFlag)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "nobodd-go demo: --serial: %v\n", err)
-		return serve.ExitUsage
+		return cli.ExitUsage
 	}
 	if *port < 0 || *port > 65535 {
 		fmt.Fprintf(env.Stderr, "nobodd-go demo: --port %d: want 0-65535\n", *port)
-		return serve.ExitUsage
+		return cli.ExitUsage
 	}
 	if *duration < 0 {
 		fmt.Fprintf(env.Stderr, "nobodd-go demo: --duration %v: want a positive duration or 0\n", *duration)
-		return serve.ExitUsage
+		return cli.ExitUsage
 	}
 
 	dir, err := os.MkdirTemp("", "nobodd-go-demo-")
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "nobodd-go demo: %v\n", err)
-		return serve.ExitFailure
+		return cli.ExitFailure
 	}
 	defer os.RemoveAll(dir)
 	empty := filepath.Join(dir, "empty.toml")
 	if err := os.WriteFile(empty, []byte("# nobodd-go demo: everything comes from --board\n"), 0o644); err != nil {
 		fmt.Fprintf(env.Stderr, "nobodd-go demo: %v\n", err)
-		return serve.ExitFailure
+		return cli.ExitFailure
 	}
 	img := filepath.Join(dir, "demo.img")
 	if err := BuildImage(img); err != nil {
 		fmt.Fprintf(env.Stderr, "nobodd-go demo: building the image: %v\n", err)
-		return serve.ExitFailure
+		return cli.ExitFailure
 	}
 	if *keep != "" {
 		if err := copyFile(img, *keep); err != nil {
 			fmt.Fprintf(env.Stderr, "nobodd-go demo: --keep: %v\n", err)
-			return serve.ExitFailure
+			return cli.ExitFailure
 		}
 	}
 	pc, err := net.ListenPacket("udp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(*port)))
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "nobodd-go demo: %v\n", err)
-		return serve.ExitFailure
+		return cli.ExitFailure
 	}
 	addr := pc.LocalAddr().(*net.UDPAddr)
 

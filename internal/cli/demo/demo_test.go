@@ -4,40 +4,23 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/nobodd-go/nobodd-go/fatfs"
 	"github.com/nobodd-go/nobodd-go/image"
+	"github.com/nobodd-go/nobodd-go/internal/fixture"
 	"github.com/nobodd-go/nobodd-go/internal/pisim"
 	"github.com/nobodd-go/nobodd-go/internal/testpeer"
 	"github.com/nobodd-go/nobodd-go/tftp"
+	"github.com/nobodd-go/nobodd-go/tftp/tftptest"
 )
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestBuildImage checks the demo image with this module's readers and with
 // fsck.fat.
@@ -76,23 +59,7 @@ func TestBuildImage(t *testing.T) {
 		}
 	}
 	// fsck.fat on the boot partition's bytes.
-	fsck := testpeer.Require(t, "fsck.fat")
-	part := filepath.Join(t.TempDir(), "boot.img")
-	out, err := os.Create(part)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(out, boot.Section()); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if b, err := exec.CommandContext(ctx, fsck, "-n", part).CombinedOutput(); err != nil {
-		t.Errorf("fsck.fat -n on the boot partition: %v\n%s", err, b)
-	}
+	fixture.FsckReader(t, "the boot partition", boot.Section())
 	// Deterministic: a second build is the same bytes.
 	again := filepath.Join(t.TempDir(), "again.img")
 	if err := BuildImage(again); err != nil {
@@ -111,7 +78,7 @@ func TestBuildImage(t *testing.T) {
 // TestDemo runs the demo, fetches every file with tftp.Client and one with
 // curl, boots an emulated Pi 4 from it, then stops it with SIGINT.
 func TestDemo(t *testing.T) {
-	out, errb := &syncBuf{}, &syncBuf{}
+	out, errb := &tftptest.LogBuffer{}, &tftptest.LogBuffer{}
 	sigs := make(chan os.Signal, 1)
 	ready := make(chan net.Addr, 1)
 	done := make(chan int, 1)
@@ -173,7 +140,7 @@ func TestDemo(t *testing.T) {
 // a copy of the image.
 func TestDemoDuration(t *testing.T) {
 	keep := filepath.Join(t.TempDir(), "kept.img")
-	out := &syncBuf{}
+	out := &tftptest.LogBuffer{}
 	code := Main(context.Background(), []string{"--duration", "300ms", "--keep", keep}, Env{Stdout: out, Stderr: out})
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s", code, out)

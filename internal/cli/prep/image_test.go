@@ -2,10 +2,8 @@ package prep
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -13,10 +11,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/nobodd-go/nobodd-go/config"
+	"github.com/nobodd-go/nobodd-go/image"
 	"github.com/nobodd-go/nobodd-go/internal/fixture"
 	"github.com/nobodd-go/nobodd-go/internal/imgfs"
 	"github.com/nobodd-go/nobodd-go/internal/testpeer"
@@ -66,20 +66,6 @@ func ubuntuTree(cmdline string) fixture.Tree {
 	return t
 }
 
-func hashFile(t *testing.T, path string) string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
 func prep(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
@@ -87,34 +73,16 @@ func prep(t *testing.T, args ...string) (int, string, string) {
 	return code, stdout.String(), stderr.String()
 }
 
-type sfdiskDump struct {
-	PartitionTable struct {
-		Label      string `json:"label"`
-		SectorSize int64  `json:"sectorsize"`
-		LastLBA    int64  `json:"lastlba"`
-		Partitions []struct {
-			Node  string `json:"node"`
-			Start int64  `json:"start"`
-			Size  int64  `json:"size"`
-			Type  string `json:"type"`
-		} `json:"partitions"`
-	} `json:"partitiontable"`
-}
-
 // checkTable runs sfdisk --verify and --json (and sgdisk -v for a GPT) on
 // the image and returns the JSON dump.
-func checkTable(t *testing.T, img string) sfdiskDump {
+func checkTable(t *testing.T, img string) fixture.SfdiskTable {
 	t.Helper()
 	out := fixture.Run(t, "sfdisk", "--verify", img)
 	if !strings.Contains(string(out), "No errors detected") {
 		t.Errorf("sfdisk --verify: %s", out)
 	}
-	var d sfdiskDump
-	out = fixture.Run(t, "sfdisk", "--json", img)
-	if err := json.Unmarshal(out, &d); err != nil {
-		t.Fatalf("sfdisk --json: %v\n%s", err, out)
-	}
-	if d.PartitionTable.Label == "gpt" {
+	d := fixture.Sfdisk(t, img)
+	if d.Label == "gpt" {
 		out := fixture.Run(t, "sgdisk", "-v", img)
 		if !strings.Contains(string(out), "No problems found") {
 			t.Errorf("sgdisk -v: %s", out)
@@ -123,55 +91,47 @@ func checkTable(t *testing.T, img string) sfdiskDump {
 	return d
 }
 
-// fsckPart runs fsck.fat -n on partition n of img (copied out).
-func fsckPart(t *testing.T, img string, n int) {
+// inPartition calls f with partition n of img as imgfs finds it, and closes
+// the image again before returning (prep locks an image it writes).
+func inPartition(t *testing.T, img string, n int, f func(p *image.Partition)) {
 	t.Helper()
 	im, err := imgfs.OpenImage(img, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer im.Close()
+	defer func() {
+		if err := im.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
 	p, err := im.Table().Partition(n)
 	if err != nil {
 		t.Fatal(err)
 	}
-	part := filepath.Join(t.TempDir(), "part.img")
-	f, err := os.Create(part)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(f, p.Section()); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	bin := testpeer.Require(t, "fsck.fat")
-	if out, err := exec.Command(bin, "-n", part).CombinedOutput(); err != nil {
-		t.Errorf("fsck.fat -n %s partition %d: %v\n%s", img, n, err, out)
-	}
+	f(p)
+}
+
+// fsckPart runs fsck.fat -n on partition n of img (copied out).
+func fsckPart(t *testing.T, img string, n int) {
+	t.Helper()
+	inPartition(t, img, n, func(p *image.Partition) {
+		fixture.FsckReader(t, fmt.Sprintf("%s partition %d", img, n), p.Section())
+	})
 }
 
 // mtype reads a file out of partition n with mtools.
 func mtype(t *testing.T, img string, n int, name string) string {
 	t.Helper()
-	im, err := imgfs.OpenImage(img, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := im.Table().Partition(n)
-	im.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(fixture.Run(t, "mtype", "-i", fmt.Sprintf("%s@@%d", img, p.Start), "::/"+name))
+	var start int64
+	inPartition(t, img, n, func(p *image.Partition) { start = p.Start })
+	return fixture.Mtype(t, img, start, name)
 }
 
 // TestDryRun: --dry-run reports the plan and leaves the image and the
 // configuration files alone.
 func TestDryRun(t *testing.T) {
 	img := piImage(t, "dos", "raspios.img", raspiosTree(raspiosCmdline))
-	before := hashFile(t, img)
+	before := fixture.HashFile(t, img)
 	conf := filepath.Join(t.TempDir(), "board.toml")
 	code, out, errs := prep(t, "--dry-run", "-s", "64M", "--nbd-host", "srv.example", "-R", "ssh", "--serial", "1234abcd", "--tftpd-conf", conf, img)
 	if code != 0 {
@@ -188,7 +148,7 @@ func TestDryRun(t *testing.T) {
 			t.Errorf("dry-run output lacks %q:\n%s", want, out)
 		}
 	}
-	if hashFile(t, img) != before {
+	if fixture.HashFile(t, img) != before {
 		t.Error("--dry-run changed the image")
 	}
 	if _, err := os.Stat(conf); !os.IsNotExist(err) {
@@ -214,8 +174,8 @@ func TestGrowOnly(t *testing.T) {
 				t.Fatalf("image size %v, %v", st.Size(), err)
 			}
 			d := checkTable(t, img)
-			ss := d.PartitionTable.SectorSize
-			parts := d.PartitionTable.Partitions
+			ss := d.SectorSize
+			parts := d.Partitions
 			if len(parts) != 2 {
 				t.Fatalf("partitions: %+v", parts)
 			}
@@ -235,45 +195,34 @@ func TestGrowOnly(t *testing.T) {
 				t.Error("the boot partition changed")
 			}
 			fsckPart(t, img, 1)
-			h := hashFile(t, img)
+			h := fixture.HashFile(t, img)
 			code, _, errs = prep(t, "-s", "64MiB", "--nbd-host", "srv.example", img)
-			if code != 0 || hashFile(t, img) != h {
-				t.Errorf("second run = %d (%s), image changed: %v", code, errs, hashFile(t, img) != h)
+			if code != 0 || fixture.HashFile(t, img) != h {
+				t.Errorf("second run = %d (%s), image changed: %v", code, errs, fixture.HashFile(t, img) != h)
 			}
 			if !strings.Contains(errs, "not resized") {
 				t.Errorf("second run did not say it left the size: %q", errs)
 			}
 			// A smaller size never shrinks.
 			code, _, errs = prep(t, "-s", "40M", "--nbd-host", "srv.example", img)
-			if code != 0 || hashFile(t, img) != h || !strings.Contains(errs, "not resized") {
+			if code != 0 || fixture.HashFile(t, img) != h || !strings.Contains(errs, "not resized") {
 				t.Errorf("smaller size = %d %q", code, errs)
 			}
 		})
 	}
 }
 
-func partHash(t *testing.T, img string, n int) string {
+// partHash returns the SHA-256 of partition n of img.
+func partHash(t *testing.T, img string, n int) (sum string) {
 	t.Helper()
-	im, err := imgfs.OpenImage(img, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer im.Close()
-	p, err := im.Table().Partition(n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := sha256.New()
-	if _, err := io.Copy(h, p.Section()); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(h.Sum(nil))
+	inPartition(t, img, n, func(p *image.Partition) { sum = fixture.Hash(t, p.Section()) })
+	return sum
 }
 
 // TestErrorsLeaveImage: every check fails before anything changes.
 func TestErrorsLeaveImage(t *testing.T) {
 	img := piImage(t, "dos", "pi.img", raspiosTree(raspiosCmdline))
-	before := hashFile(t, img)
+	before := fixture.HashFile(t, img)
 	tests := []struct {
 		args []string
 		want string
@@ -293,7 +242,7 @@ func TestErrorsLeaveImage(t *testing.T) {
 		if code != 1 || !strings.Contains(errs, tt.want) {
 			t.Errorf("prep %q = %d %q, want 1 and %q", tt.args, code, errs, tt.want)
 		}
-		if hashFile(t, img) != before {
+		if fixture.HashFile(t, img) != before {
 			t.Fatalf("prep %q changed the image", tt.args)
 		}
 	}
@@ -315,7 +264,7 @@ func bigFile(t *testing.T, n int64) string {
 // and the image is unchanged.
 func TestLocked(t *testing.T) {
 	img := piImage(t, "dos", "pi.img", raspiosTree(raspiosCmdline))
-	before := hashFile(t, img)
+	before := fixture.HashFile(t, img)
 	holder, err := imgfs.OpenImage(img, true)
 	if err != nil {
 		t.Fatal(err)
@@ -327,7 +276,7 @@ func TestLocked(t *testing.T) {
 	if err := holder.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if hashFile(t, img) != before {
+	if fixture.HashFile(t, img) != before {
 		t.Error("image changed")
 	}
 }
@@ -383,64 +332,77 @@ func read(t *testing.T, p string) string {
 func serveNBD(t *testing.T, section, name string, size uint64) {
 	t.Helper()
 	bin := testpeer.Require(t, "nbd-server")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	conf := filepath.Join(t.TempDir(), "nbd.conf")
-	full := fmt.Sprintf("[generic]\nlistenaddr = 127.0.0.1\nport = %d\nallowlist = false\n\n%s", port, section)
-	if err := os.WriteFile(conf, []byte(full), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var logs bytes.Buffer
-	cmd := exec.Command(bin, "-C", conf, "-d")
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	var (
+		conn net.Conn
+		logs *bytes.Buffer
+		halt func() // kills nbd-server and waits for it to exit
+	)
+	// nbd-server binds the port itself: a port taken meanwhile is tried
+	// again. Its output is read only once it has exited.
+	testpeer.OnFreePort(t, "tcp", net.IPv4(127, 0, 0, 1), func(port int) error {
+		conf := filepath.Join(t.TempDir(), "nbd.conf")
+		full := fmt.Sprintf("[generic]\nlistenaddr = 127.0.0.1\nport = %d\nallowlist = false\n\n%s", port, section)
+		if err := os.WriteFile(conf, []byte(full), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		logs = new(bytes.Buffer)
+		cmd := exec.Command(bin, "-C", conf, "-d")
+		cmd.Stdout, cmd.Stderr = logs, logs
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		var once sync.Once
+		stop := func() {
+			once.Do(func() {
+				if err := cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+					t.Logf("kill nbd-server %d: %v", cmd.Process.Pid, err)
+				}
+				<-exited
+			})
+		}
+		t.Cleanup(stop)
+		halt = stop
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		deadline := time.NewTimer(10 * time.Second)
+		defer deadline.Stop()
+		for range 200 {
+			c, err := net.DialTimeout("tcp", addr, time.Second)
+			if err == nil {
+				conn = c
+				return nil
+			}
+			select {
+			case err := <-exited:
+				exited <- err // for stop
+				if strings.Contains(logs.String(), "Address already in use") {
+					return fmt.Errorf("%w: nbd-server exited: %v\n%s", testpeer.ErrPortInUse, err, logs)
+				}
+				return fmt.Errorf("nbd-server exited: %v\n%s", err, logs)
+			case <-deadline.C:
+				stop()
+				return fmt.Errorf("nbd-server does not listen on %s\n%s", addr, logs)
+			case <-tick.C:
+			}
+		}
+		stop()
+		return fmt.Errorf("nbd-server does not listen on %s\n%s", addr, logs)
+	})
 	defer func() {
-		if err := cmd.Process.Kill(); err != nil {
-			t.Logf("kill nbd-server %d: %v", cmd.Process.Pid, err)
+		if err := conn.Close(); err != nil {
+			t.Error(err)
 		}
-		<-exited
 	}()
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	var conn net.Conn
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.NewTimer(10 * time.Second)
-	defer deadline.Stop()
-	for i := 0; conn == nil && i < 200; i++ {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			conn = c
-			break
-		}
-		select {
-		case err := <-exited:
-			exited <- err
-			t.Fatalf("nbd-server exited: %v\n%s", err, logs.String())
-		case <-deadline.C:
-			t.Fatalf("nbd-server does not listen on %s\n%s", addr, logs.String())
-		case <-tick.C:
-		}
-	}
-	if conn == nil {
-		t.Fatalf("nbd-server does not listen on %s", addr)
-	}
-	defer conn.Close()
 	if err := conn.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	hello := make([]byte, 18)
 	if _, err := io.ReadFull(conn, hello); err != nil {
-		t.Fatalf("handshake: %v\n%s", err, logs.String())
+		halt()
+		t.Fatalf("handshake: %v\n%s", err, logs)
 	}
 	if string(hello[:16]) != "NBDMAGICIHAVEOPT" {
 		t.Fatalf("not a newstyle server: %q", hello)
@@ -456,7 +418,8 @@ func serveNBD(t *testing.T, section, name string, size uint64) {
 	}
 	reply := make([]byte, 10)
 	if _, err := io.ReadFull(conn, reply); err != nil {
-		t.Fatalf("export %q refused: %v\n%s", name, err, logs.String())
+		halt()
+		t.Fatalf("export %q refused: %v\n%s", name, err, logs)
 	}
 	if got := binary.BigEndian.Uint64(reply); got != size {
 		t.Errorf("export size %d, want %d", got, size)

@@ -43,14 +43,8 @@ import (
 	"time"
 
 	"github.com/nobodd-go/nobodd-go/config"
+	"github.com/nobodd-go/nobodd-go/internal/cli"
 	"github.com/nobodd-go/nobodd-go/internal/imgfs"
-)
-
-// Exit statuses.
-const (
-	exitOK    = 0
-	exitFail  = 1
-	exitUsage = 2
 )
 
 // DefaultSize is the size images are grown to without --size: 16 GiB.
@@ -130,10 +124,7 @@ func newFlagSet(stderr io.Writer, o *Options) *flag.FlagSet {
 	both("v", "verbose", boolVal(&o.Verbose), "say what is done, step by step")
 	both("q", "quiet", boolVal(&o.Quiet), "say nothing but errors")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "print what would change and change nothing")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: nobodd-go prep [flags] IMAGE\n\nCustomise a disk image for netbooting.\n\n")
-		fs.PrintDefaults()
-	}
+	fs.Usage = cli.Usage(stderr, fs, "prep [flags] IMAGE", "Customise a disk image for netbooting.")
 	return fs
 }
 
@@ -166,21 +157,9 @@ func parseBool(s string) (bool, error) {
 func parseArgs(args []string, stderr io.Writer) (Options, error) {
 	var o Options
 	fs := newFlagSet(stderr, &o)
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return o, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			break
-		}
-		if args[0] == "--" {
-			pos = append(pos, args[1:]...)
-			break
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
+	pos, err := cli.ParseInterleaved(fs, args)
+	if err != nil {
+		return o, err
 	}
 	if len(pos) != 1 {
 		fs.Usage()
@@ -205,16 +184,16 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	o, err := parseArgs(args, stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
+			return cli.ExitOK
 		}
 		fmt.Fprintf(stderr, "nobodd-go prep: %v\n", err)
-		return exitUsage
+		return cli.ExitUsage
 	}
 	if err := Run(ctx, o, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "nobodd-go prep: %v\n", err)
-		return exitFail
+		return cli.ExitFailure
 	}
-	return exitOK
+	return cli.ExitOK
 }
 
 // Run customises the image as o says. Messages go to stderr (none with

@@ -14,13 +14,7 @@ import (
 // mdirNames lists a directory of partition 1 with mtools.
 func mdirNames(t *testing.T, img, dir string) []string {
 	t.Helper()
-	out := fixture.Run(t, "mdir", "-b", "-i", img+"@@1048576", "::/"+dir)
-	var names []string
-	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		l = strings.TrimSuffix(l, "/")
-		names = append(names, l[strings.LastIndexByte(l, '/')+1:])
-	}
-	return names
+	return fixture.Mdir(t, img, 1<<20, dir)
 }
 
 func has(list []string, s string) bool {
@@ -75,12 +69,12 @@ func TestPrepRaspiOS(t *testing.T) {
 	checkTable(t, img)
 	fsckPart(t, img, 1)
 
-	h := hashFile(t, img)
+	h := fixture.HashFile(t, img)
 	code, _, errs = prep(t, args...)
 	if code != 0 {
 		t.Fatalf("second prep = %d %s", code, errs)
 	}
-	if hashFile(t, img) != h {
+	if fixture.HashFile(t, img) != h {
 		t.Error("a second run changed the image")
 	}
 	if !strings.Contains(errs, "nothing to change") {
@@ -112,9 +106,9 @@ func TestPrepUbuntu(t *testing.T) {
 			}
 			checkTable(t, img)
 			fsckPart(t, img, 1)
-			h := hashFile(t, img)
-			if code, _, errs := prep(t, "-s", "48M", "--nbd-host", "10.0.0.1", "--nbd-name", "lab-pi", img); code != 0 || hashFile(t, img) != h {
-				t.Errorf("second run = %d %s; image changed: %v", code, errs, hashFile(t, img) != h)
+			h := fixture.HashFile(t, img)
+			if code, _, errs := prep(t, "-s", "48M", "--nbd-host", "10.0.0.1", "--nbd-name", "lab-pi", img); code != 0 || fixture.HashFile(t, img) != h {
+				t.Errorf("second run = %d %s; image changed: %v", code, errs, fixture.HashFile(t, img) != h)
 			}
 		})
 	}
@@ -161,12 +155,12 @@ func TestPrepWhileShWrites(t *testing.T) {
 // image is grown or written.
 func TestPrepNoSpace(t *testing.T) {
 	img := piImage(t, "dos", "pi.img", raspiosTree(raspiosCmdline))
-	before := hashFile(t, img)
+	before := fixture.HashFile(t, img)
 	code, _, errs := prep(t, "-s", "64M", "--nbd-host", "h", "-C", bigFile(t, 40<<20), img)
 	if code != 1 || !strings.Contains(errs, "pi.img partition 1: not enough space") {
 		t.Errorf("prep = %d %q", code, errs)
 	}
-	if hashFile(t, img) != before {
+	if fixture.HashFile(t, img) != before {
 		t.Error("the image changed")
 	}
 }

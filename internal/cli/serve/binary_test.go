@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -17,46 +18,20 @@ import (
 
 	"github.com/nobodd-go/nobodd-go/internal/fixture"
 	"github.com/nobodd-go/nobodd-go/internal/testpeer"
+	"github.com/nobodd-go/nobodd-go/tftp/tftptest"
 )
-
-// buildBinary builds cmd/nobodd-go into a temporary directory.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "nobodd-go")
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/nobodd-go/nobodd-go/cmd/nobodd-go").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// freePort returns a UDP port of 127.0.0.1 that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := pc.LocalAddr().(*net.UDPAddr).Port
-	if err := pc.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return port
-}
 
 // proc is a started binary whose standard error is collected.
 type proc struct {
 	cmd    *exec.Cmd
-	stderr *logBuf
+	stderr *tftptest.LogBuffer
 	lines  chan string
 	done   chan struct{}
 }
 
 func startProc(t *testing.T, cmd *exec.Cmd) *proc {
 	t.Helper()
-	p := &proc{cmd: cmd, stderr: &logBuf{}, lines: make(chan string, 256), done: make(chan struct{})}
+	p := &proc{cmd: cmd, stderr: &tftptest.LogBuffer{}, lines: make(chan string, 256), done: make(chan struct{})}
 	r, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -88,18 +63,38 @@ func startProc(t *testing.T, cmd *exec.Cmd) *proc {
 // waitLine waits for a standard error line containing s.
 func (p *proc) waitLine(t *testing.T, s string) string {
 	t.Helper()
+	l, err := p.nextLine(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// listening waits for a standard error line containing s, the sign that the
+// process bound its port. When the process ends first saying that the
+// address is in use it returns an error wrapping testpeer.ErrPortInUse, for
+// testpeer.OnFreePort to try another port.
+func (p *proc) listening(s string) error {
+	_, err := p.nextLine(s)
+	if err != nil && strings.Contains(strings.ToLower(p.stderr.String()), "address already in use") {
+		return fmt.Errorf("%w: %v", testpeer.ErrPortInUse, err)
+	}
+	return err
+}
+
+func (p *proc) nextLine(s string) (string, error) {
 	timer := time.NewTimer(30 * time.Second)
 	defer timer.Stop()
 	for {
 		select {
 		case l := <-p.lines:
 			if strings.Contains(l, s) {
-				return l
+				return l, nil
 			}
 		case <-p.done:
-			t.Fatalf("process ended before logging %q:\n%s", s, p.stderr)
+			return "", fmt.Errorf("process ended before logging %q:\n%s", s, p.stderr)
 		case <-timer.C:
-			t.Fatalf("no line with %q within 30s:\n%s", s, p.stderr)
+			return "", fmt.Errorf("no line with %q within 30s:\n%s", s, p.stderr)
 		}
 	}
 }
@@ -132,20 +127,13 @@ func (p *proc) wait(t *testing.T) int {
 	return 0
 }
 
-func emptyConfig(t *testing.T) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "empty.toml")
-	writeFile(t, p, "")
-	return p
-}
-
 // TestBinary builds the real binary and checks, in turn: the subcommand
 // dispatch, serving a fixture image to tftp.Client and curl, socket
 // activation under systemd-socket-activate, an inetd-style socket on
 // standard input, and the notify protocol with a transfer in flight at
 // SIGTERM.
 func TestBinary(t *testing.T) {
-	bin := buildBinary(t)
+	bin := testpeer.Binary(t)
 	tree := fixture.PiBoot()
 	d := piDisk(t, tree)
 	board := "1234abcd," + d.Path
@@ -183,11 +171,14 @@ func TestBinary(t *testing.T) {
 			{Type: "5"},
 			{Type: "e", Size: 16 << 20, FAT: &fixture.FAT{Type: 16, Tree: logical}},
 		}})
-		port := freePort(t)
-		p := startProc(t, exec.Command(bin, "--listen", "127.0.0.1", "--port", strconv.Itoa(port),
-			"--config", emptyConfig(t), "--board", board, "--board", "0000e5e5,"+ld.Path+",5"))
-		p.waitLine(t, "msg=serving")
-		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		var p *proc
+		var addr string
+		testpeer.OnFreePort(t, "udp", net.IPv4(127, 0, 0, 1), func(port int) error {
+			p = startProc(t, exec.Command(bin, "--listen", "127.0.0.1", "--port", strconv.Itoa(port),
+				"--config", emptyConfig(t), "--board", board, "--board", "0000e5e5,"+ld.Path+",5"))
+			addr = fmt.Sprintf("127.0.0.1:%d", port)
+			return p.listening("msg=serving")
+		})
 		mustGet(t, addr, "1234abcd/kernel8.img", tree["kernel8.img"].Data)
 		curl := testpeer.Require(t, "curl")
 		out := filepath.Join(t.TempDir(), "start4.elf")
@@ -210,24 +201,50 @@ func TestBinary(t *testing.T) {
 		if code := p.stop(t, syscall.SIGTERM); code != 0 {
 			t.Errorf("exit status %d after SIGTERM:\n%s", code, p.stderr)
 		}
-		if len(lines(p.stderr.String(), "msg=transfer", "file=1234abcd/start4.elf", "board=1234abcd", "outcome=completed")) != 1 {
+		if len(tftptest.Lines(p.stderr.String(), "msg=transfer", "file=1234abcd/start4.elf", "board=1234abcd", "outcome=completed")) != 1 {
 			t.Errorf("no transfer line for curl's request:\n%s", p.stderr)
+		}
+	})
+
+	t.Run("port-in-use", func(t *testing.T) {
+		// What testpeer.OnFreePort relies on to try another port.
+		held, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			if err := held.Close(); err != nil {
+				t.Error(err)
+			}
+		}()
+		port := held.LocalAddr().(*net.UDPAddr).Port
+		p := startProc(t, exec.Command(bin, "--listen", "127.0.0.1", "--port", strconv.Itoa(port),
+			"--config", emptyConfig(t), "--board", board))
+		if err := p.listening("msg=serving"); !errors.Is(err, testpeer.ErrPortInUse) {
+			t.Errorf("listening on a taken port: %v, want testpeer.ErrPortInUse", err)
+		}
+		if code := p.wait(t); code != 1 {
+			t.Errorf("exit status %d on a taken port, want 1", code)
 		}
 	})
 
 	t.Run("systemd-socket-activate", func(t *testing.T) {
 		ssa := testpeer.Require(t, "systemd-socket-activate")
-		port := freePort(t)
-		p := startProc(t, exec.Command(ssa, "-d", "-l", fmt.Sprintf("127.0.0.1:%d", port),
-			bin, "--listen", "systemd", "--port", "6969", "--config", emptyConfig(t), "--board", board))
-		p.waitLine(t, "Listening on")
+		var p *proc
+		var addr string
+		testpeer.OnFreePort(t, "udp", net.IPv4(127, 0, 0, 1), func(port int) error {
+			addr = fmt.Sprintf("127.0.0.1:%d", port)
+			p = startProc(t, exec.Command(ssa, "-d", "-l", addr,
+				bin, "--listen", "systemd", "--port", "6969", "--config", emptyConfig(t), "--board", board))
+			return p.listening("Listening on")
+		})
 		// The daemon starts on the first datagram.
-		mustGet(t, fmt.Sprintf("127.0.0.1:%d", port), "1234abcd/config.txt", tree["config.txt"].Data)
+		mustGet(t, addr, "1234abcd/config.txt", tree["config.txt"].Data)
 		p.waitLine(t, "msg=serving")
 		if code := p.stop(t, syscall.SIGTERM); code != 0 {
 			t.Errorf("exit status %d after SIGTERM:\n%s", code, p.stderr)
 		}
-		if len(lines(p.stderr.String(), "port setting is ignored")) != 1 {
+		if len(tftptest.Lines(p.stderr.String(), "port setting is ignored")) != 1 {
 			t.Errorf("no note that --port is ignored:\n%s", p.stderr)
 		}
 	})
@@ -260,12 +277,17 @@ func TestBinary(t *testing.T) {
 
 	t.Run("notify", func(t *testing.T) {
 		ns := newNotifySocket(t)
-		port := freePort(t)
 		cfg := filepath.Join(t.TempDir(), "nobodd-go.toml")
 		writeFile(t, cfg, "[tftp]\ntimeout = \"2s\"\nretries = 10\n")
-		cmd := exec.Command(bin, "--listen", "127.0.0.1", "--port", strconv.Itoa(port), "--config", cfg, "--board", board)
-		cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+ns.path, "WATCHDOG_USEC=2000000")
-		p := startProc(t, cmd)
+		var p *proc
+		var addr string
+		testpeer.OnFreePort(t, "udp", net.IPv4(127, 0, 0, 1), func(port int) error {
+			addr = fmt.Sprintf("127.0.0.1:%d", port)
+			cmd := exec.Command(bin, "--listen", "127.0.0.1", "--port", strconv.Itoa(port), "--config", cfg, "--board", board)
+			cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+ns.path, "WATCHDOG_USEC=2000000")
+			p = startProc(t, cmd)
+			return p.listening("msg=serving")
+		})
 		ns.expect(t, "READY=1")
 		watchdog := false
 		for range 8 {
@@ -277,7 +299,6 @@ func TestBinary(t *testing.T) {
 		if !watchdog {
 			t.Error("no WATCHDOG=1 with WATCHDOG_USEC set")
 		}
-		addr := fmt.Sprintf("127.0.0.1:%d", port)
 
 		writeFile(t, cfg, "[tftp]\ntimeout = \"2s\"\nretries = 10\n\n[board.more]\nserial = \"cafe0001\"\nimage = "+strconv.Quote(d.Path)+"\n")
 		if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {

@@ -9,46 +9,21 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/nobodd-go/nobodd-go/internal/fixture"
 	"github.com/nobodd-go/nobodd-go/tftp"
+	"github.com/nobodd-go/nobodd-go/tftp/tftptest"
 )
 
-// logBuf collects log output from several goroutines.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// lines returns the lines containing every one of words.
-func lines(text string, words ...string) []string {
-	var out []string
-	for line := range strings.SplitSeq(text, "\n") {
-		ok := line != ""
-		for _, w := range words {
-			ok = ok && strings.Contains(line, w)
-		}
-		if ok {
-			out = append(out, line)
-		}
-	}
-	return out
+// emptyConfig returns the path of an empty configuration file.
+func emptyConfig(t testing.TB) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "empty.toml")
+	writeFile(t, p, "")
+	return p
 }
 
 // piDisk builds an MBR image: partition 1 FAT32 with tree, partition 2 an
@@ -138,8 +113,8 @@ type running struct {
 	addr string
 	sigs chan os.Signal
 	done chan int
-	log  *logBuf
-	out  *logBuf
+	log  *tftptest.LogBuffer
+	out  *tftptest.LogBuffer
 }
 
 // startDaemon runs Main with args on a loopback socket; env adds
@@ -150,7 +125,7 @@ func startDaemon(t testing.TB, args []string, env map[string]string) *running {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &running{sigs: make(chan os.Signal, 4), done: make(chan int, 1), log: &logBuf{}, out: &logBuf{}}
+	d := &running{sigs: make(chan os.Signal, 4), done: make(chan int, 1), log: &tftptest.LogBuffer{}, out: &tftptest.LogBuffer{}}
 	ready := make(chan net.Addr, 1)
 	e := Env{
 		Stdout: d.out, Stderr: d.log, Signals: d.sigs, PacketConn: pc,

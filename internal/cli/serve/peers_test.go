@@ -20,7 +20,7 @@ import (
 func TestPeerClients(t *testing.T) {
 	tree := fixture.PiBoot()
 	d := piDisk(t, tree)
-	dm := startDaemon(t, []string{"--config", emptyConfigT(t), "--board", "1234abcd," + d.Path}, nil)
+	dm := startDaemon(t, []string{"--config", emptyConfig(t), "--board", "1234abcd," + d.Path}, nil)
 	host, port, err := net.SplitHostPort(dm.addr)
 	if err != nil {
 		t.Fatal(err)

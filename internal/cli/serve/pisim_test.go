@@ -15,6 +15,7 @@ import (
 
 	"github.com/nobodd-go/nobodd-go/internal/fixture"
 	"github.com/nobodd-go/nobodd-go/internal/pisim"
+	"github.com/nobodd-go/nobodd-go/tftp/tftptest"
 )
 
 // unionFiles returns the boot files of a Pi 3B+, a Pi 4 and a Pi 5 in one
@@ -112,13 +113,13 @@ image = %q
 	log := dm.log.String()
 	// The Pi's tsize probes end in "Early terminate": debug lines, never
 	// warnings.
-	if len(lines(log, "level=DEBUG", "msg=transfer", "outcome=aborted")) == 0 {
+	if len(tftptest.Lines(log, "level=DEBUG", "msg=transfer", "outcome=aborted")) == 0 {
 		t.Errorf("no debug line for the early-terminate probes:\n%s", log)
 	}
-	if l := lines(log, "level=WARN"); len(l) > 0 {
+	if l := tftptest.Lines(log, "level=WARN"); len(l) > 0 {
 		t.Errorf("warnings during normal boots: %q", l)
 	}
-	if len(lines(log, "msg=transfer", "file=bootcode.bin", "outcome=completed", `board=""`)) != 1 {
+	if len(tftptest.Lines(log, "msg=transfer", "file=bootcode.bin", "outcome=completed", `board=""`)) != 1 {
 		t.Errorf("bootcode.bin not served once from the root:\n%s", log)
 	}
 }
@@ -185,7 +186,7 @@ func TestPisimRollover(t *testing.T) {
 	if st, err := os.Stat(d.Path); err == nil {
 		t.Logf("image %d bytes; files made in %v, image built in %v", st.Size(), t1.Sub(t0).Round(time.Millisecond), time.Since(t1).Round(time.Millisecond))
 	}
-	dm := startDaemon(t, []string{"--config", emptyConfigT(t), "--board", "0b0b0b0b," + d.Path}, nil)
+	dm := startDaemon(t, []string{"--config", emptyConfig(t), "--board", "0b0b0b0b," + d.Path}, nil)
 	b.Server, b.Expect = dm.addr, pisim.NewManifest(files)
 	res := bootAll(t, []*pisim.Board{b})[0]
 	if res == nil {
@@ -198,7 +199,7 @@ func TestPisimRollover(t *testing.T) {
 	if code := dm.wait(t); code != 0 {
 		t.Errorf("exit status %d", code)
 	}
-	if len(lines(dm.log.String(), "msg=transfer", "file=0b0b0b0b/initrd.img", "outcome=completed", fmt.Sprintf("bytes=%d", initrd), "blksize=1024")) != 1 {
+	if len(tftptest.Lines(dm.log.String(), "msg=transfer", "file=0b0b0b0b/initrd.img", "outcome=completed", fmt.Sprintf("bytes=%d", initrd), "blksize=1024")) != 1 {
 		t.Errorf("no completed 1024-byte-block transfer of the initramfs:\n%s", dm.log)
 	}
 	t.Logf("Pi 4 boot with a %d-byte initramfs: %v", initrd, res.Duration.Round(time.Millisecond))
@@ -217,13 +218,6 @@ func bigFile(n int) []byte {
 		binary.LittleEndian.PutUint32(b[blk*1024:min(n, blk*1024+4)], uint32(blk))
 	}
 	return b
-}
-
-func emptyConfigT(t *testing.T) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "empty.toml")
-	writeFile(t, p, "")
-	return p
 }
 
 // TestPisimReloadUnderLoad runs 20 emulated boots while a SIGHUP with a
@@ -303,8 +297,8 @@ func TestPisimReloadUnderLoad(t *testing.T) {
 		t.Errorf("boot of the added board: %v", after[0].Err)
 	}
 	log := dm.log.String()
-	if len(lines(log, "image changed", live)) != 1 || len(lines(log, "board added", "board=added")) != 1 ||
-		len(lines(log, "board changed", "board=moved")) != 1 {
+	if len(tftptest.Lines(log, "image changed", live)) != 1 || len(tftptest.Lines(log, "board added", "board=added")) != 1 ||
+		len(tftptest.Lines(log, "board changed", "board=moved")) != 1 {
 		t.Errorf("reload not logged as expected:\n%s", log)
 	}
 }

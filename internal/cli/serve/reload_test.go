@@ -15,6 +15,7 @@ import (
 
 	"github.com/nobodd-go/nobodd-go/internal/fixture"
 	"github.com/nobodd-go/nobodd-go/internal/sdnotify"
+	"github.com/nobodd-go/nobodd-go/tftp/tftptest"
 )
 
 // versions returns two boot trees that differ in every file a test reads.
@@ -168,14 +169,14 @@ func TestReloadUnderLoad(t *testing.T) {
 		{"msg=\"image changed", "image=" + live},
 		{"msg=\"configuration reloaded\"", "added=1", "changed=1"},
 	} {
-		if len(lines(log, want...)) != 1 {
+		if len(tftptest.Lines(log, want...)) != 1 {
 			t.Errorf("want one log line with %q:\n%s", want, log)
 		}
 	}
-	if l := lines(log, "outcome=", "level=WARN"); len(l) > 0 {
+	if l := tftptest.Lines(log, "outcome=", "level=WARN"); len(l) > 0 {
 		t.Errorf("transfers with warnings: %q", l)
 	}
-	if l := lines(log, "level=ERROR"); len(l) > 0 {
+	if l := tftptest.Lines(log, "level=ERROR"); len(l) > 0 {
 		t.Errorf("errors logged: %q", l)
 	}
 }
@@ -198,11 +199,11 @@ func TestReloadBadConfig(t *testing.T) {
 	mustGet(t, dm.addr, "1234abcd/config.txt", tree["config.txt"].Data)
 	log := dm.log.String()
 	for _, want := range []string{`unknown key \"bogus\"`, `serial \"xyz\": not hex`} {
-		if len(lines(log, "level=ERROR", "configuration error", cfg, want)) != 1 {
+		if len(tftptest.Lines(log, "level=ERROR", "configuration error", cfg, want)) != 1 {
 			t.Errorf("no error line with %q:\n%s", want, log)
 		}
 	}
-	if len(lines(log, "level=ERROR", "reload failed")) != 1 {
+	if len(tftptest.Lines(log, "level=ERROR", "reload failed")) != 1 {
 		t.Errorf("no 'reload failed' line:\n%s", log)
 	}
 
@@ -212,29 +213,37 @@ func TestReloadBadConfig(t *testing.T) {
 	ns.expect(t, "RELOADING=1")
 	ns.expect(t, "READY=1")
 	log = dm.log.String()
-	if len(lines(log, "level=WARN", "restart", "tftp.timeout")) != 1 {
+	if len(tftptest.Lines(log, "level=WARN", "restart", "tftp.timeout")) != 1 {
 		t.Errorf("no warning that tftp.timeout needs a restart:\n%s", log)
 	}
-	if len(lines(log, "setting changed", "log.verbose")) != 1 {
+	if len(tftptest.Lines(log, "setting changed", "log.verbose")) != 1 {
 		t.Errorf("no line for the live log.verbose change:\n%s", log)
 	}
 	// log.verbose took effect: early-terminate aborts are logged at debug.
 	mustGet(t, dm.addr, "1234abcd/cmdline.txt", tree["cmdline.txt"].Data)
-	if len(lines(dm.log.String(), "level=DEBUG")) == 0 {
+	if len(tftptest.Lines(dm.log.String(), "level=DEBUG")) == 0 {
 		t.Errorf("no debug lines after verbose was switched on by a reload")
 	}
+}
+
+// readyDaemon starts the daemon for board 1234abcd with a fixture.PiBoot
+// tree, patient retransmits and a notify socket, and waits for READY=1.
+func readyDaemon(t *testing.T) (fixture.Tree, *running, *notifySocket) {
+	t.Helper()
+	tree := fixture.PiBoot()
+	d := piDisk(t, tree)
+	ns := newNotifySocket(t)
+	cfg := filepath.Join(t.TempDir(), "nobodd-go.toml")
+	writeFile(t, cfg, "[tftp]\ntimeout = \"2s\"\nretries = 10\n")
+	dm := startDaemon(t, []string{"--config", cfg, "--board", "1234abcd," + d.Path}, map[string]string{"NOTIFY_SOCKET": ns.path})
+	ns.expect(t, "READY=1")
+	return tree, dm, ns
 }
 
 // TestShutdownWithTransferInFlight: SIGTERM while a transfer runs; the
 // transfer completes and Main exits 0.
 func TestShutdownWithTransferInFlight(t *testing.T) {
-	tree := fixture.PiBoot()
-	d := piDisk(t, tree)
-	ns := newNotifySocket(t)
-	empty := filepath.Join(t.TempDir(), "empty.toml")
-	writeFile(t, empty, "[tftp]\ntimeout = \"2s\"\nretries = 10\n")
-	dm := startDaemon(t, []string{"--config", empty, "--board", "1234abcd," + d.Path}, map[string]string{"NOTIFY_SOCKET": ns.path})
-	ns.expect(t, "READY=1")
+	tree, dm, ns := readyDaemon(t)
 	x := startRaw(t, dm.addr, "1234abcd/start4.elf")
 	dm.sigs <- syscall.SIGTERM
 	ns.expect(t, "STOPPING=1")
@@ -257,7 +266,7 @@ func TestShutdownWithTransferInFlight(t *testing.T) {
 	if code := dm.wait(t); code != 0 {
 		t.Fatalf("exit status %d, want 0\n%s", code, dm.log)
 	}
-	if len(lines(dm.log.String(), "msg=transfer", "start4.elf", "outcome=completed")) != 1 {
+	if len(tftptest.Lines(dm.log.String(), "msg=transfer", "start4.elf", "outcome=completed")) != 1 {
 		t.Errorf("the transfer in flight did not complete:\n%s", dm.log)
 	}
 }
@@ -265,13 +274,7 @@ func TestShutdownWithTransferInFlight(t *testing.T) {
 // TestSecondSignal: a second SIGTERM during the grace period cancels the
 // transfers still running, and Main still exits 0.
 func TestSecondSignal(t *testing.T) {
-	tree := fixture.PiBoot()
-	d := piDisk(t, tree)
-	ns := newNotifySocket(t)
-	empty := filepath.Join(t.TempDir(), "empty.toml")
-	writeFile(t, empty, "[tftp]\ntimeout = \"2s\"\nretries = 10\n")
-	dm := startDaemon(t, []string{"--config", empty, "--board", "1234abcd," + d.Path}, map[string]string{"NOTIFY_SOCKET": ns.path})
-	ns.expect(t, "READY=1")
+	_, dm, ns := readyDaemon(t)
 	startRaw(t, dm.addr, "1234abcd/start4.elf") // never finished
 	dm.sigs <- syscall.SIGTERM
 	ns.expect(t, "STOPPING=1")
@@ -282,11 +285,11 @@ func TestSecondSignal(t *testing.T) {
 	}
 	log := dm.log.String()
 	for _, want := range []string{"ignoring SIGHUP", "second signal", "transfers still running were cancelled"} {
-		if len(lines(log, want)) != 1 {
+		if len(tftptest.Lines(log, want)) != 1 {
 			t.Errorf("no line with %q:\n%s", want, log)
 		}
 	}
-	if len(lines(log, "msg=transfer", "start4.elf", "outcome=failed")) != 1 {
+	if len(tftptest.Lines(log, "msg=transfer", "start4.elf", "outcome=failed")) != 1 {
 		t.Errorf("the cancelled transfer is not logged as failed:\n%s", log)
 	}
 }

@@ -60,17 +60,11 @@ import (
 	"github.com/lmittmann/tint"
 	"github.com/nobodd-go/nobodd-go/config"
 	"github.com/nobodd-go/nobodd-go/internal/activation"
+	"github.com/nobodd-go/nobodd-go/internal/cli"
 	"github.com/nobodd-go/nobodd-go/internal/netboot"
 	"github.com/nobodd-go/nobodd-go/internal/sdnotify"
 	"github.com/nobodd-go/nobodd-go/tftp"
 	"golang.org/x/sys/unix"
-)
-
-// Exit statuses.
-const (
-	ExitOK      = 0
-	ExitFailure = 1
-	ExitUsage   = 2
 )
 
 // DefaultShutdownTimeout is how long transfers in flight may take to finish
@@ -198,22 +192,22 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*options, int) {
 	err := fs.Parse(args)
 	if errors.Is(err, flag.ErrHelp) {
 		usage(stdout, fs)
-		return nil, ExitOK
+		return nil, cli.ExitOK
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "Run nobodd-go --help for usage.")
-		return nil, ExitUsage
+		return nil, cli.ExitUsage
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "nobodd-go: unexpected argument %q; the server takes only flags (subcommands: get, put, demo, bench)\n", fs.Arg(0))
-		return nil, ExitUsage
+		return nil, cli.ExitUsage
 	}
 	o := &options{}
 	for _, value := range v.boards {
 		b, err := config.ParseBoardFlag(value)
 		if err != nil {
 			fmt.Fprintf(stderr, "nobodd-go: %v\n", err)
-			return nil, ExitUsage
+			return nil, cli.ExitUsage
 		}
 		if abs, err := filepath.Abs(b.Image); err == nil {
 			b.Image = abs
@@ -235,19 +229,10 @@ func newLogger(w io.Writer, format string, level slog.Leveler) *slog.Logger {
 	if format == "json" {
 		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
 	}
-	if isTerminal(w) {
+	if cli.IsTerminal(w) {
 		return slog.New(tint.NewHandler(w, &tint.Options{Level: level, TimeFormat: time.DateTime}))
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 // logErrors logs every error joined in err, one line each.
@@ -295,14 +280,14 @@ func Main(ctx context.Context, args []string, env Env) int {
 		if env.PacketConn != nil {
 			_ = env.PacketConn.Close()
 		}
-		return ExitFailure
+		return cli.ExitFailure
 	}
 	if cfg.TFTP.Writable && cfg.TFTP.Root == "" {
 		fmt.Fprintln(env.Stderr, "nobodd-go: --writable (writable in [tftp]) needs a root directory (--root DIR or root in [tftp])")
 		if env.PacketConn != nil {
 			_ = env.PacketConn.Close()
 		}
-		return ExitUsage
+		return cli.ExitUsage
 	}
 	d := &daemon{env: env, opts: o, loader: loader, cfg: cfg, level: new(slog.LevelVar)}
 	d.setLevel(cfg.Log.Verbose)
@@ -413,7 +398,7 @@ func (d *daemon) run(ctx context.Context, sigs <-chan os.Signal) int {
 	pc, err := d.listen()
 	if err != nil {
 		d.log.Error("cannot open the TFTP socket", "err", err)
-		return ExitFailure
+		return cli.ExitFailure
 	}
 	notify, err := sdnotify.Lookup(d.env.LookupEnv, d.env.PID)
 	if err != nil {
@@ -473,7 +458,7 @@ func (d *daemon) run(ctx context.Context, sigs <-chan os.Signal) int {
 			}
 			cancel()
 			d.closeRouter()
-			return ExitFailure
+			return cli.ExitFailure
 		}
 		d.sdnotify("STOPPING=1", d.notify.Stopping)
 		active := srv.Stats().Active
@@ -488,7 +473,7 @@ func (d *daemon) run(ctx context.Context, sigs <-chan os.Signal) int {
 		st := srv.Stats()
 		d.log.Info("stopped", "requests", st.Requests, "completed", st.Completed, "failed", st.Failed,
 			"aborted", st.Aborted, "timed_out", st.TimedOut, "bytes_sent", st.BytesSent)
-		return ExitOK
+		return cli.ExitOK
 	}
 }
 

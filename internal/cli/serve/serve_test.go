@@ -14,6 +14,7 @@ import (
 
 	"github.com/nobodd-go/nobodd-go/internal/fixture"
 	"github.com/nobodd-go/nobodd-go/tftp"
+	"github.com/nobodd-go/nobodd-go/tftp/tftptest"
 )
 
 func TestServeBoardsInProcess(t *testing.T) {
@@ -77,11 +78,11 @@ image = %q
 		{"level=ERROR", "board=0000bbbb", "partition=7", "partition 7 not found; image has 1, 2"},
 		{"level=ERROR", "board=0000cccc", "image=" + missing, "no such file or directory"},
 	} {
-		if len(lines(log, want...)) == 0 {
+		if len(tftptest.Lines(log, want...)) == 0 {
 			t.Errorf("no log line with all of %q:\n%s", want, log)
 		}
 	}
-	if n := len(lines(log, "tftp: transfer")); n != 0 {
+	if n := len(tftptest.Lines(log, "tftp: transfer")); n != 0 {
 		t.Errorf("%d duplicate tftp: transfer lines", n)
 	}
 }

@@ -6,13 +6,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nobodd-go/nobodd-go/internal/cli"
+	"github.com/nobodd-go/nobodd-go/tftp/tftptest"
 )
 
 // runMain runs Main to completion for arguments that make it exit at
 // start-up.
 func runMain(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	out, errb := &logBuf{}, &logBuf{}
+	out, errb := &tftptest.LogBuffer{}, &tftptest.LogBuffer{}
 	done := make(chan int, 1)
 	go func() {
 		done <- Main(context.Background(), args, Env{Stdout: out, Stderr: errb,
@@ -34,15 +37,15 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--board", "1234abcd,a.img,1,300.1.1.1"}, `ip "300.1.1.1"`},
 	} {
 		code, _, stderr := runMain(t, c.args...)
-		if code != ExitUsage {
-			t.Errorf("%q: exit status %d, want %d", c.args, code, ExitUsage)
+		if code != cli.ExitUsage {
+			t.Errorf("%q: exit status %d, want %d", c.args, code, cli.ExitUsage)
 		}
 		if !strings.Contains(stderr, c.want) {
 			t.Errorf("%q: stderr %q does not contain %q", c.args, stderr, c.want)
 		}
 	}
 	code, stdout, _ := runMain(t, "--help")
-	if code != ExitOK || !strings.Contains(stdout, "-board SERIAL,IMAGE[,PART[,IP]]") || !strings.Contains(stdout, "-max-block-size") {
+	if code != cli.ExitOK || !strings.Contains(stdout, "-board SERIAL,IMAGE[,PART[,IP]]") || !strings.Contains(stdout, "-max-block-size") {
 		t.Errorf("--help: exit %d, stdout %q", code, stdout)
 	}
 }
@@ -73,35 +76,35 @@ func TestBadConfigurations(t *testing.T) {
 		{[]string{"--config", dup, "--listen", "localhost"}, []string{"--listen \\\"localhost\\\": not an IP address"}},
 	} {
 		code, _, stderr := runMain(t, c.args...)
-		if code != ExitFailure {
-			t.Errorf("%q: exit status %d, want %d\n%s", c.args, code, ExitFailure, stderr)
+		if code != cli.ExitFailure {
+			t.Errorf("%q: exit status %d, want %d\n%s", c.args, code, cli.ExitFailure, stderr)
 		}
 		for _, w := range c.want {
-			if len(lines(stderr, "level=ERROR", "configuration error", w)) != 1 {
+			if len(tftptest.Lines(stderr, "level=ERROR", "configuration error", w)) != 1 {
 				t.Errorf("%q: no error line with %q:\n%s", c.args, w, stderr)
 			}
 		}
-		if len(lines(stderr, "not starting")) != 1 {
+		if len(tftptest.Lines(stderr, "not starting")) != 1 {
 			t.Errorf("%q: no 'not starting' line:\n%s", c.args, stderr)
 		}
 	}
 	// JSON logs for the same failure.
 	code, _, stderr := runMain(t, "--config", syntax, "--log-format", "json")
-	if code != ExitFailure || !strings.Contains(stderr, `"level":"ERROR"`) || !strings.Contains(stderr, fmt.Sprintf(`%s:2: not valid TOML`, syntax)) {
+	if code != cli.ExitFailure || !strings.Contains(stderr, `"level":"ERROR"`) || !strings.Contains(stderr, fmt.Sprintf(`%s:2: not valid TOML`, syntax)) {
 		t.Errorf("json: exit %d, stderr %s", code, stderr)
 	}
 	// --writable without a root is a usage error; so is writable = true
 	// in a file without a root.
 	empty := file("empty.toml", "")
-	if code, _, stderr := runMain(t, "--config", empty, "--writable"); code != ExitUsage || !strings.Contains(stderr, "needs a root directory") {
+	if code, _, stderr := runMain(t, "--config", empty, "--writable"); code != cli.ExitUsage || !strings.Contains(stderr, "needs a root directory") {
 		t.Errorf("--writable without root: exit %d, %s", code, stderr)
 	}
 	writable := file("writable.toml", "[tftp]\nwritable = true\n")
-	if code, _, stderr := runMain(t, "--config", writable); code != ExitUsage || !strings.Contains(stderr, "needs a root directory") {
+	if code, _, stderr := runMain(t, "--config", writable); code != cli.ExitUsage || !strings.Contains(stderr, "needs a root directory") {
 		t.Errorf("writable = true without root: exit %d, %s", code, stderr)
 	}
 	// A bad shutdown-timeout is a configuration error naming the flag.
-	if code, _, stderr := runMain(t, "--config", empty, "--shutdown-timeout", "-1s"); code != ExitFailure || !strings.Contains(stderr, `--shutdown-timeout \"-1s\": not positive`) {
+	if code, _, stderr := runMain(t, "--config", empty, "--shutdown-timeout", "-1s"); code != cli.ExitFailure || !strings.Contains(stderr, `--shutdown-timeout \"-1s\": not positive`) {
 		t.Errorf("--shutdown-timeout -1s: exit %d, %s", code, stderr)
 	}
 }

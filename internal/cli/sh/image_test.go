@@ -1,10 +1,7 @@
 package sh
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,41 +33,15 @@ func disk(t *testing.T) *fixture.DiskImage {
 	return d
 }
 
-func sum(t *testing.T, path string) string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
 // mdir lists a directory of partition n with mtools: names, sorted.
 func mdir(t *testing.T, d *fixture.DiskImage, n int, dir string) []string {
 	t.Helper()
-	p := d.Part(t, n)
-	out := fixture.Run(t, "mdir", "-b", "-i", fmt.Sprintf("%s@@%d", d.Path, p.Offset), "::/"+dir)
-	var names []string
-	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		if l == "" {
-			continue
-		}
-		l = strings.TrimSuffix(l, "/")
-		names = append(names, l[strings.LastIndexByte(l, '/')+1:])
-	}
-	slices.Sort(names)
-	return names
+	return fixture.Mdir(t, d.Path, d.Part(t, n).Offset, dir)
 }
 
 func mtype(t *testing.T, d *fixture.DiskImage, n int, name string) string {
 	t.Helper()
-	p := d.Part(t, n)
-	return string(fixture.Run(t, "mtype", "-i", fmt.Sprintf("%s@@%d", d.Path, p.Offset), "::/"+name))
+	return fixture.Mtype(t, d.Path, d.Part(t, n).Offset, name)
 }
 
 // mexists reports whether mtools finds name in partition n.
@@ -86,27 +57,7 @@ func mexists(t *testing.T, d *fixture.DiskImage, n int, name string) bool {
 func fsckAll(t *testing.T, d *fixture.DiskImage) {
 	t.Helper()
 	for _, n := range []int{1, 2} {
-		p := d.Part(t, n)
-		f, err := os.Open(d.Path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		part := filepath.Join(t.TempDir(), "part.img")
-		out, err := os.Create(part)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = io.Copy(out, io.NewSectionReader(f, p.Offset, p.Size))
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := out.Close(); err != nil {
-			t.Fatal(err)
-		}
-		if o, err := exec.Command(testpeer.Require(t, "fsck.fat"), "-n", part).CombinedOutput(); err != nil {
-			t.Errorf("fsck.fat -n partition %d: %v\n%s", n, err, o)
-		}
+		fixture.Fsck(t, d.Part(t, n).Volume)
 	}
 }
 
@@ -120,7 +71,7 @@ func lines(s string) []string {
 
 func TestImageRead(t *testing.T) {
 	d := disk(t)
-	before := sum(t, "disk.img")
+	before := fixture.HashFile(t, "disk.img")
 
 	code, out, errs := run(t, "", "ls", "disk.img:/")
 	if want := mdir(t, d, 1, ""); code != 0 || !slices.Equal(lines(out), want) {
@@ -168,14 +119,14 @@ func TestImageRead(t *testing.T) {
 			t.Errorf("host/%s differs", e.Name())
 		}
 	}
-	if sum(t, "disk.img") != before {
+	if fixture.HashFile(t, "disk.img") != before {
 		t.Error("reading changed the image")
 	}
 }
 
 func TestImageErrors(t *testing.T) {
 	disk(t)
-	before := sum(t, "disk.img")
+	before := fixture.HashFile(t, "disk.img")
 	tests := []struct {
 		args []string
 		code int
@@ -211,7 +162,7 @@ func TestImageErrors(t *testing.T) {
 		if code != tt.code || !strings.HasPrefix(errs, tt.errs) {
 			t.Errorf("%q = %d %q, want %d %q", tt.args, code, errs, tt.code, tt.errs)
 		}
-		if sum(t, "disk.img") != before {
+		if fixture.HashFile(t, "disk.img") != before {
 			t.Fatalf("%q changed the image", tt.args)
 		}
 	}
@@ -221,7 +172,7 @@ func TestImageErrors(t *testing.T) {
 // readers are not blocked.
 func TestLockedWriter(t *testing.T) {
 	disk(t)
-	before := sum(t, "disk.img")
+	before := fixture.HashFile(t, "disk.img")
 	holder, err := imgfs.OpenImage("disk.img", true)
 	if err != nil {
 		t.Fatal(err)
@@ -241,7 +192,7 @@ func TestLockedWriter(t *testing.T) {
 	if code, _, errs := run(t, "", "ls", "disk.img:1/ssh"); code != 0 {
 		t.Errorf("ls while locked = %d %q", code, errs)
 	}
-	if sum(t, "disk.img") != before {
+	if fixture.HashFile(t, "disk.img") != before {
 		t.Error("image changed")
 	}
 }

@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
+
+	"github.com/nobodd-go/nobodd-go/internal/cli"
 )
 
 // splitWords splits a command line into words like a POSIX shell does for
@@ -67,22 +68,12 @@ func splitWords(line string) ([]string, error) {
 	return words, nil
 }
 
-// interactive reports whether r is a terminal, so that a prompt is shown.
-func interactive(r io.Reader) bool {
-	f, ok := r.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
 // repl reads commands from stdin, one per line, and runs each as its own
 // invocation (each takes and releases its images' locks). Commands read
 // no standard input ("cat -" reads nothing). It returns the exit status
 // of the last command; "exit [N]" ends it.
 func repl(s session, stdin io.Reader) int {
-	prompt := interactive(stdin)
+	prompt := cli.IsTerminal(stdin) // a prompt only for a terminal
 	sc := bufio.NewScanner(stdin)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	code := 0

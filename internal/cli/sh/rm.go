@@ -2,10 +2,11 @@ package sh
 
 import (
 	"errors"
-	"io"
 	"io/fs"
 	"syscall"
 	"time"
+
+	"github.com/nobodd-go/nobodd-go/internal/imgfs"
 )
 
 func rmCmd() *cmd {
@@ -53,6 +54,37 @@ func (s *session) missingOperand() int {
 	return 1
 }
 
+// errReported is returned by an eachWrite function that has already said
+// what went wrong.
+var errReported = errors.New("reported")
+
+// eachWrite runs do on every operand of a command that writes (rm, rmdir,
+// mkdir, touch), after parsing them all and marking their images for
+// writing. An operand that cannot be parsed, resolved or done makes the exit
+// status 1; the error is reported after what ("cannot remove") unless it is
+// errReported.
+func (s *session) eachWrite(operands []string, what string, do func(pa imgfs.Path, l loc) error) int {
+	paths, ok := s.parse(operands)
+	code := 0
+	if !ok {
+		code = 1
+	}
+	s.markWrite(paths...)
+	for _, pa := range paths {
+		l, err := s.resolve(pa)
+		if err == nil {
+			err = do(pa, l)
+		}
+		if err != nil {
+			if !errors.Is(err, errReported) {
+				s.report(what, pa, err)
+			}
+			code = 1
+		}
+	}
+	return code
+}
+
 func runRm(s *session, p *parsed) int {
 	force, recursive := p.has('f'), p.has('r') || p.has('R')
 	if len(p.operands) == 0 {
@@ -61,118 +93,67 @@ func runRm(s *session, p *parsed) int {
 		}
 		return s.missingOperand()
 	}
-	paths, ok := s.parse(p.operands)
-	code := 0
-	if !ok {
-		code = 1
-	}
-	s.markWrite(paths...)
-	for _, pa := range paths {
-		l, err := s.resolve(pa)
-		if err != nil {
-			s.report("cannot remove", pa, err)
-			code = 1
-			continue
-		}
+	return s.eachWrite(p.operands, "cannot remove", func(pa imgfs.Path, l loc) error {
 		if (pa.InImage() && l.name == ".") || (!pa.InImage() && (l.name == "/" || baseName(l.name) == "." || baseName(l.name) == "..")) {
 			s.errorf("refusing to remove '.' or '..' or the root directory: skipping '%s'", pa.Arg)
-			code = 1
-			continue
+			return errReported
 		}
 		st, err := lstat(l)
 		if err != nil {
 			if force && errors.Is(err, fs.ErrNotExist) {
-				continue
+				return nil
 			}
-			s.report("cannot remove", pa, err)
-			code = 1
-			continue
+			return err
 		}
 		if st.IsDir() && !recursive {
 			if p.has('d') {
-				if err := l.fsys.Remove(l.name); err != nil {
-					s.report("cannot remove", pa, err)
-					code = 1
-				}
-				continue
+				return l.fsys.Remove(l.name)
 			}
-			s.report("cannot remove", pa, syscall.EISDIR)
-			code = 1
-			continue
+			return syscall.EISDIR
 		}
 		if err := s.removeTree(l, st); err != nil {
 			s.errorf("%v", err)
-			code = 1
+			return errReported
 		}
-	}
-	return code
+		return nil
+	})
 }
 
 func runRmdir(s *session, p *parsed) int {
 	if len(p.operands) == 0 {
 		return s.missingOperand()
 	}
-	paths, ok := s.parse(p.operands)
-	code := 0
-	if !ok {
-		code = 1
-	}
-	s.markWrite(paths...)
-	for _, pa := range paths {
-		l, err := s.resolve(pa)
-		if err == nil {
-			var st fs.FileInfo
-			if st, err = lstat(l); err == nil {
-				switch {
-				case !st.IsDir():
-					err = syscall.ENOTDIR
-				case pa.InImage() && l.name == ".":
-					err = syscall.EBUSY
-				default:
-					var ents []fs.DirEntry
-					if ents, err = l.fsys.ReadDir(l.name); err == nil {
-						if len(ents) > 0 {
-							err = syscall.ENOTEMPTY
-						} else {
-							err = l.fsys.Remove(l.name)
-						}
-					}
-				}
-			}
+	return s.eachWrite(p.operands, "failed to remove", func(pa imgfs.Path, l loc) error {
+		st, err := lstat(l)
+		switch {
+		case err != nil:
+			return err
+		case !st.IsDir():
+			return syscall.ENOTDIR
+		case pa.InImage() && l.name == ".":
+			return syscall.EBUSY
 		}
-		if err != nil {
-			s.report("failed to remove", pa, err)
-			code = 1
+		ents, err := l.fsys.ReadDir(l.name)
+		switch {
+		case err != nil:
+			return err
+		case len(ents) > 0:
+			return syscall.ENOTEMPTY
 		}
-	}
-	return code
+		return l.fsys.Remove(l.name)
+	})
 }
 
 func runMkdir(s *session, p *parsed) int {
 	if len(p.operands) == 0 {
 		return s.missingOperand()
 	}
-	paths, ok := s.parse(p.operands)
-	code := 0
-	if !ok {
-		code = 1
-	}
-	s.markWrite(paths...)
-	for _, pa := range paths {
-		l, err := s.resolve(pa)
-		if err == nil {
-			if p.has('p') {
-				err = s.mkdirAll(l)
-			} else {
-				err = l.fsys.Mkdir(l.name)
-			}
+	return s.eachWrite(p.operands, "cannot create directory", func(_ imgfs.Path, l loc) error {
+		if p.has('p') {
+			return s.mkdirAll(l)
 		}
-		if err != nil {
-			s.report("cannot create directory", pa, err)
-			code = 1
-		}
-	}
-	return code
+		return l.fsys.Mkdir(l.name)
+	})
 }
 
 // mkdirAll makes l and its missing parents; an existing directory is fine.
@@ -206,33 +187,21 @@ func runTouch(s *session, p *parsed) int {
 		s.errorf("missing file operand\nTry 'nobodd-go sh help touch' for more information.")
 		return 1
 	}
-	paths, ok := s.parse(p.operands)
-	code := 0
-	if !ok {
-		code = 1
-	}
-	s.markWrite(paths...)
 	now := time.Now()
-	for _, pa := range paths {
-		l, err := s.resolve(pa)
-		if err == nil {
-			_, err = l.fsys.Stat(l.name)
-			switch {
-			case err == nil:
-				err = l.fsys.Chtimes(l.name, now)
-			case errors.Is(err, fs.ErrNotExist) && p.has('c'):
-				err = nil
-			case errors.Is(err, fs.ErrNotExist):
-				var w io.WriteCloser
-				if w, err = l.fsys.Create(l.name); err == nil {
-					err = w.Close()
-				}
+	return s.eachWrite(p.operands, "cannot touch", func(_ imgfs.Path, l loc) error {
+		_, err := l.fsys.Stat(l.name)
+		switch {
+		case err == nil:
+			return l.fsys.Chtimes(l.name, now)
+		case errors.Is(err, fs.ErrNotExist) && p.has('c'):
+			return nil
+		case errors.Is(err, fs.ErrNotExist):
+			w, err := l.fsys.Create(l.name)
+			if err != nil {
+				return err
 			}
+			return w.Close()
 		}
-		if err != nil {
-			s.report("cannot touch", pa, err)
-			code = 1
-		}
-	}
-	return code
+		return err
+	})
 }

@@ -160,7 +160,7 @@ func TestFullVolume(t *testing.T) {
 	if err := os.WriteFile("dir/big", fixture.Pseudo(2, 5<<20), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	before := sum(t, "disk.img")
+	before := fixture.HashFile(t, "disk.img")
 	for _, tt := range []struct {
 		args []string
 		errs string
@@ -173,7 +173,7 @@ func TestFullVolume(t *testing.T) {
 		if code != 1 || errs != tt.errs {
 			t.Errorf("%q = %d %q, want 1 %q", tt.args, code, errs, tt.errs)
 		}
-		if sum(t, "disk.img") != before {
+		if fixture.HashFile(t, "disk.img") != before {
 			t.Fatalf("%q changed the image", tt.args)
 		}
 	}
@@ -223,7 +223,7 @@ func TestTwoWriters(t *testing.T) {
 // was.
 func TestImageWriteErrors(t *testing.T) {
 	disk(t)
-	before := sum(t, "disk.img")
+	before := fixture.HashFile(t, "disk.img")
 	for _, tt := range []struct {
 		args []string
 		errs string
@@ -237,7 +237,7 @@ func TestImageWriteErrors(t *testing.T) {
 		if code != 1 || errs != tt.errs {
 			t.Errorf("%q = %d %q, want 1 %q", tt.args, code, errs, tt.errs)
 		}
-		if sum(t, "disk.img") != before {
+		if fixture.HashFile(t, "disk.img") != before {
 			t.Fatalf("%q changed the image", tt.args)
 		}
 	}
