@@ -28,12 +28,9 @@
 #     with "apt-get download" and unpacked with "dpkg-deb -x" into the work
 #     directory, and run from there; it is skipped if a library it needs is
 #     missing.
-#  2. Builds, with the Go toolchain, from this repository: cmd/nobodd-go if
-#     present, and the helpers under bench/: tabulate (the markdown table),
-#     benchtool (the load tool, used when nobodd-go has no "bench"
-#     subcommand yet) and standin (a tftp.Server serving images' boot
-#     partitions, used as the nobodd-go server while cmd/nobodd-go cannot
-#     serve --board yet; the report says which ran).
+#  2. Builds, with the Go toolchain, from this repository: cmd/nobodd-go
+#     (the server, and the load tool as "nobodd-go bench") and
+#     bench/tabulate (the markdown table).
 #  3. Builds one payload: a Pi-like disk image (MBR; partition 1 FAT, type
 #     0x0c, holding the files; partition 2 an empty Linux partition) for
 #     nobodd-go, and the same files in a directory for the others. The files
@@ -148,10 +145,7 @@ if [ $INNER = 0 ]; then
 
 	# 2. Binaries.
 	mkdir -p "$WORK/bin"
-	(cd "$REPO" && go build -o "$WORK/bin/" ./bench/standin ./bench/benchtool ./bench/tabulate) >&2
-	if [ -d "$REPO/cmd/nobodd-go" ]; then
-		(cd "$REPO" && go build -o "$WORK/bin/nobodd-go" ./cmd/nobodd-go) >&2
-	fi
+	(cd "$REPO" && go build -o "$WORK/bin/" ./bench/tabulate && go build -o "$WORK/bin/nobodd-go" ./cmd/nobodd-go) >&2
 
 	# 3. Payload. Sizes in bytes.
 	if [ $QUICK = 1 ]; then
@@ -214,20 +208,8 @@ RESULTS=$WORK/results.jsonl
 SERVER_PID=
 CGDIRS=
 
-# The load tool: nobodd-go's own subcommand when it has one.
-if [ -x "$BIN/nobodd-go" ] && "$BIN/nobodd-go" bench --help >/dev/null 2>&1; then
-	BENCH=("$BIN/nobodd-go" bench)
-else
-	BENCH=("$BIN/benchtool")
-fi
-# The nobodd-go server: the daemon when it serves --board, else the stand-in.
-if [ -x "$BIN/nobodd-go" ] && "$BIN/nobodd-go" --help 2>&1 | grep -q -- '-board'; then
-	NOBODD=daemon
-	: >"$WORK/empty.toml"
-else
-	NOBODD=standin
-fi
-log "load tool: ${BENCH[*]}; nobodd-go server: $NOBODD"
+BENCH=("$BIN/nobodd-go" bench)
+: >"$WORK/empty.toml"
 
 # Cgroups: v2 if it has a memory controller to offer, else v1.
 CGMODE=pid
@@ -280,11 +262,7 @@ start_server() { # name: sets SERVER_PID and ADDR
 	local name=$1 port=6969 cmd=() s
 	case $name in
 	nobodd-go)
-		if [ $NOBODD = daemon ]; then
-			cmd=("$BIN/nobodd-go" --config "$WORK/empty.toml" --listen 127.0.0.1 --port $port)
-		else
-			cmd=("$BIN/standin" --listen 127.0.0.1:$port)
-		fi
+		cmd=("$BIN/nobodd-go" --config "$WORK/empty.toml" --listen 127.0.0.1 --port $port)
 		for s in $SERIALS; do cmd+=(--board "$s,$WORK/pi.img"); done ;;
 	tftpd-hpa) cmd=(in.tftpd -L -a 127.0.0.1:$port -s "$WORK/root") ;;
 	dnsmasq)
@@ -392,7 +370,7 @@ $REPS repetition(s), in ${elapsed} s.
 
 - Machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'),
   kernel $(uname -r), $(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME").
-- nobodd-go: commit $commit, served by $([ $NOBODD = daemon ] && echo "the daemon (\`nobodd-go --board SERIAL,IMAGE\`)" || echo "the stand-in \`bench/standin\` (tftp.Server at its defaults over image → boot partition → fatfs, \`--board SERIAL,IMAGE\`), as \`cmd/nobodd-go\` could not serve boards yet") out of a disk image.
+- nobodd-go: commit $commit, served by the daemon (\`nobodd-go --board SERIAL,IMAGE\`) out of a disk image.
 - tftpd-hpa $(ver tftpd-hpa) (\`in.tftpd -L -s DIR\`), dnsmasq $(ver dnsmasq-base) (\`--enable-tftp --tftp-max=10000\`, on port 69 of a private network namespace),
   atftpd $atftpd_ver (\`--daemon --no-fork --maxthread 10000\`, unpacked from the .deb), serving a directory with the same files.
 - Load: \`${BENCH[*]##*/}\`, the project's load tool, on the same machine, over loopback in a private network namespace; every byte checked by SHA-256.
