@@ -19,8 +19,11 @@ const (
 	DefaultRetries       = 5
 	DefaultMaxBlockSize  = 65464 // RFC 2348 maximum
 	DefaultMaxWindowSize = 64
-	DefaultPartition     = 1 // the first partition: the Pi OS boot partition
-	DefaultLogFormat     = "text"
+	// DefaultShutdownTimeout is how long transfers in flight may finish
+	// after SIGTERM or SIGINT.
+	DefaultShutdownTimeout = 30 * time.Second
+	DefaultPartition       = 1 // the first partition: the Pi OS boot partition
+	DefaultLogFormat       = "text"
 )
 
 // Special values of TFTP.Listen.
@@ -83,6 +86,12 @@ type TFTP struct {
 	// IncludeDir is a directory whose *.toml files are read, in sorted
 	// order, after the main configuration files; "" means none.
 	IncludeDir string
+	// Writable accepts uploads (WRQ) into Root: create-only, never
+	// overwriting, never creating directories.
+	Writable bool
+	// ShutdownTimeout is how long transfers in flight may finish after
+	// SIGTERM or SIGINT before they are cancelled.
+	ShutdownTimeout time.Duration
 }
 
 // Log holds the [log] table.
@@ -197,13 +206,14 @@ func (b Board) String() string {
 func Default() Config {
 	return Config{
 		TFTP: TFTP{
-			Listen:        DefaultListen,
-			Port:          DefaultPort,
-			Timeout:       DefaultTimeout,
-			MinTimeout:    DefaultMinTimeout,
-			Retries:       DefaultRetries,
-			MaxBlockSize:  DefaultMaxBlockSize,
-			MaxWindowSize: DefaultMaxWindowSize,
+			Listen:          DefaultListen,
+			Port:            DefaultPort,
+			Timeout:         DefaultTimeout,
+			MinTimeout:      DefaultMinTimeout,
+			Retries:         DefaultRetries,
+			MaxBlockSize:    DefaultMaxBlockSize,
+			MaxWindowSize:   DefaultMaxWindowSize,
+			ShutdownTimeout: DefaultShutdownTimeout,
 		},
 		Log: Log{Format: DefaultLogFormat},
 	}

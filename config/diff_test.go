@@ -91,7 +91,7 @@ func TestDiffEverySetting(t *testing.T) {
 	b := a
 	b.TFTP = TFTP{Listen: "x", Port: 1, Root: "r", Timeout: time.Hour, MinTimeout: time.Minute, Retries: 9,
 		MaxBlockSize: 9, MaxWindowSize: 9, Rollover: RolloverOff, MaxTransfers: 9, SinglePort: true,
-		PortMin: 9, PortMax: 10, IncludeDir: "i"}
+		PortMin: 9, PortMax: 10, IncludeDir: "i", Writable: true, ShutdownTimeout: time.Second}
 	b.Log = Log{Format: "json", Verbose: true}
 	d := Diff(a, b)
 	var want []string

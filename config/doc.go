@@ -57,6 +57,8 @@
 //	single-port     = false      all transfers through the listening socket.
 //	port-range      = ""         transfer socket ports, "MIN-MAX" or [MIN, MAX]; "" = any.
 //	includedir      = ""         directory of *.toml snippets; "" = none.
+//	writable        = false      accept create-only uploads into root.
+//	shutdown-timeout = "30s"     how long transfers may finish after SIGTERM.
 //
 //	[log]
 //	format          = "text"     "text" or "json".

@@ -203,30 +203,11 @@ func (s *lineScanner) value(path []string) {
 		s.str(c)
 	case (c == '[' || c == '{') && s.depth >= maxValueDepth:
 		s.flat()
-	case c == '[':
-		s.depth++
-		defer func() { s.depth-- }()
-		s.i++
-		for s.more() {
-			s.blank(true)
-			if !s.more() {
-				return
-			}
-			switch s.src[s.i] {
-			case ']':
-				s.i++
-				return
-			case ',':
-				s.i++
-			default:
-				before := s.i
-				s.value(path)
-				if s.i == before {
-					s.i++
-				}
-			}
+	case c == '[' || c == '{':
+		closing := byte(']')
+		if c == '{' {
+			closing = '}'
 		}
-	case c == '{':
 		s.depth++
 		defer func() { s.depth-- }()
 		s.i++
@@ -236,26 +217,17 @@ func (s *lineScanner) value(path []string) {
 				return
 			}
 			switch s.src[s.i] {
-			case '}':
+			case closing:
 				s.i++
 				return
 			case ',':
 				s.i++
 			default:
 				before := s.i
-				line := s.line
-				full := s.key()
-				if len(path) < maxKeyDepth {
-					full = append(append([]string(nil), path...), full...)
+				if c == '[' {
+					s.value(path)
 				} else {
-					full = nil
-				}
-				s.record(full, line)
-				s.blank(false)
-				if s.at("=") {
-					s.i++
-					s.blank(false)
-					s.value(full)
+					s.inlineKey(path)
 				}
 				if s.i == before {
 					s.i++
@@ -266,6 +238,24 @@ func (s *lineScanner) value(path []string) {
 		for s.more() && !strings.ContainsRune(",]}\n#", rune(s.src[s.i])) {
 			s.i++
 		}
+	}
+}
+
+// inlineKey scans one "key = value" of an inline table at path.
+func (s *lineScanner) inlineKey(path []string) {
+	line := s.line
+	full := s.key()
+	if len(path) < maxKeyDepth {
+		full = append(append([]string(nil), path...), full...)
+	} else {
+		full = nil
+	}
+	s.record(full, line)
+	s.blank(false)
+	if s.at("=") {
+		s.i++
+		s.blank(false)
+		s.value(full)
 	}
 }
 

@@ -113,6 +113,8 @@ rollover = "off"
 max-transfers = 100
 single-port = true
 port-range = "40000-40100"
+writable = true
+shutdown-timeout = "5s"
 
 [log]
 format = "json"
@@ -132,6 +134,7 @@ prefix = "rack-1"
 			Timeout: 2 * time.Second, MinTimeout: 250 * time.Millisecond, Retries: 7,
 			MaxBlockSize: 1468, MaxWindowSize: 16, Rollover: RolloverOff, MaxTransfers: 100,
 			SinglePort: true, PortMin: 40000, PortMax: 40100,
+			Writable: true, ShutdownTimeout: 5 * time.Second,
 		},
 		Log: Log{Format: "json", Verbose: true},
 		Boards: []Board{{
@@ -143,7 +146,7 @@ prefix = "rack-1"
 	if !cfg.Equal(want) {
 		t.Errorf("Load =\n%+v\nwant\n%+v", cfg, want)
 	}
-	if got := cfg.Boards[0].Source; got != filepath.Join(dir, "main.toml")+":20" {
+	if got := cfg.Boards[0].Source; got != filepath.Join(dir, "main.toml")+":22" {
 		t.Errorf("board Source = %q; want main.toml:20", got)
 	}
 	if got := cfg.Boards[0].Prefixes(); !slices.Equal(got, []string{"1234abcd", "dc-a6-32-01-36-c2", "rack-1"}) {

@@ -58,6 +58,11 @@ type entry struct {
 	size  int64
 	mtime time.Time
 	info  EntryInfo
+
+	// Where the entry is in its directory, for writers: the index of the
+	// 8.3 entry (in 32-byte slots) and the count of long-name slots that
+	// belong to it, just before it.
+	slot, lfnSlots int
 }
 
 // cp850 maps the upper half of code page 850 (mtools' default, and the code
@@ -165,6 +170,7 @@ type lfnRun struct {
 	checksum uint8
 	expect   int // next ordinal expected; 0 when complete
 	units    []uint16
+	count    int // slots in the run
 }
 
 // add takes a long-name entry.
@@ -178,6 +184,7 @@ func (r *lfnRun) add(d []byte) {
 		r.active = true
 		r.checksum = d[13]
 		r.expect = ord
+		r.count = ord
 		r.units = make([]uint16, ord*13)
 	} else if !r.active || ord != r.expect || d[13] != r.checksum {
 		r.active = false
@@ -200,10 +207,16 @@ func (r *lfnRun) add(d []byte) {
 	r.expect--
 }
 
+// complete reports whether the run is complete and belongs to the short
+// entry d.
+func (r *lfnRun) complete(d []byte) bool {
+	return r.active && r.expect == 0 && r.checksum == shortChecksum(d)
+}
+
 // name returns the long name if the run is complete and belongs to the short
 // entry d, or "".
 func (r *lfnRun) name(d []byte) string {
-	if !r.active || r.expect != 0 || r.checksum != shortChecksum(d) {
+	if !r.complete(d) {
 		return ""
 	}
 	u := r.units
@@ -246,6 +259,10 @@ func parseDir(b []byte, fat32 bool, loc *time.Location) []*entry {
 			continue
 		}
 		long := run.name(d)
+		lfnSlots := 0
+		if run.complete(d) {
+			lfnSlots = run.count
+		}
 		run.active = false
 		if attr&AttrVolumeID != 0 {
 			continue
@@ -269,6 +286,9 @@ func parseDir(b []byte, fat32 bool, loc *time.Location) []*entry {
 			attr:  attr,
 			first: uint32(le.Uint16(d[26:])),
 			size:  int64(le.Uint32(d[28:])),
+
+			slot:     i / 32,
+			lfnSlots: lfnSlots,
 		}
 		if fat32 {
 			e.first |= uint32(le.Uint16(d[20:])) << 16

@@ -1,11 +1,51 @@
 // Package fatfs reads FAT12, FAT16 and FAT32 file systems through an
-// io.ReaderAt and presents them as an io/fs.FS.
+// io.ReaderAt and presents them as an io/fs.FS; NewRW also writes them, and
+// Format makes new ones.
 //
 // Limits, first:
 //
-//   - Read-only for now. The volume type that holds the geometry and the FAT
-//     access is kept separate from the io/fs layer so that a writer over an
-//     io.WriterAt can be added later without changing how reading works.
+//   - New opens read-only; NewRW (over an io.ReaderAt that is also an
+//     io.WriterAt) adds OpenFile, Create, WriteFile, Mkdir, MkdirAll,
+//     Remove, RemoveAll, Rename, Chtimes, Sync and Close, in the style of
+//     package os. Writes are serialised by one lock per FS; the advisory
+//     lock on an image file is the caller's business. A writable FS keeps
+//     the whole FAT in memory (4 bytes per cluster).
+//   - Writes go straight through to the io.WriterAt in an order chosen so
+//     that an interruption loses at most the file or directory entry being
+//     changed: file data first, then the FAT (every copy), then the
+//     directory entry with the new size; on removal the entry is cleared
+//     before the clusters are freed; a directory's new cluster is zeroed
+//     before it is linked; a rename clears the old entry before writing the
+//     new one. What an interruption leaves is what fsck.fat repairs without
+//     loss (lost clusters, a chain longer than its file), never clusters
+//     shared by two files. From the first write until Sync or Close the
+//     volume is marked dirty (FAT[1]'s clean-shutdown bit cleared, FAT16
+//     and FAT32; FAT12 has no such bit); a volume that was dirty when
+//     opened is left dirty. On FAT32, FSInfo's free count and next-free
+//     hint are kept exact.
+//   - A write that does not fit fails whole, with an error wrapping
+//     syscall.ENOSPC ("no space left on device"), and the file keeps what
+//     it had before that write (WriteFile and O_TRUNC truncate first, so
+//     they leave an empty file). Files are at most 4 GiB - 1 bytes
+//     (syscall.EFBIG), directories 65536 entries, the FAT12/16 root what
+//     the boot sector says (full: ENOSPC).
+//   - New names must be valid long file names: not " * / : < > ? \ | or
+//     control characters, no trailing '.' or space, at most 255 UTF-16
+//     units (else a *NameError, matching fs.ErrInvalid, naming the
+//     character). A name that fits 8.3 with base and extension each in one
+//     case is stored without long-name entries, with the NT lower-case
+//     bits, as Windows does; any other gets VFAT entries and a unique 8.3
+//     alias made as the specification says (basis name, then "~N"). Short
+//     names are generated from ASCII only: other characters become '_'.
+//   - Removing a directory that is not empty fails with syscall.ENOTEMPTY
+//     (which matches fs.ErrExist). A file removed (or replaced by Rename)
+//     while open keeps its clusters until its last File is closed or the FS
+//     is. Files opened with FS.Open on a writable FS are snapshots of the
+//     cluster map at Open; use OpenFile to read a file that is being
+//     written. Directory modification times are not updated by changes to
+//     their entries. Readers running concurrently with writes are safe; a
+//     read of a file that is being changed at the same moment may fail
+//     (fs.ErrNotExist or ErrCorrupt) or see either version.
 //   - Sector sizes 512, 1024, 2048 and 4096 bytes; one or two FATs; clusters
 //     of 1 to 128 sectors (any power of two). The FAT type is decided by the
 //     count of data clusters, as the Microsoft FAT specification says

@@ -8,7 +8,9 @@ import (
 )
 
 // File is an open regular file of an *FS. Its ReadAt is safe for concurrent
-// use; Read and Seek share an offset.
+// use; Read, Write and Seek share an offset. Files from FS.Open are
+// read-only; those from OpenFile and Create on a writable FS also write
+// (Write, WriteAt, WriteString, Truncate, Sync).
 type File struct {
 	v      *volume
 	info   *fileInfo
@@ -19,6 +21,8 @@ type File struct {
 
 	mu  sync.Mutex
 	off int64
+
+	ws *wstate // for files opened with OpenFile on a writable FS
 }
 
 // Stat returns the file's fs.FileInfo.
@@ -26,16 +30,31 @@ func (f *File) Stat() (fs.FileInfo, error) {
 	if f.closed.Load() {
 		return nil, &fs.PathError{Op: "stat", Path: f.path, Err: fs.ErrClosed}
 	}
+	if f.ws != nil {
+		return f.wstat()
+	}
 	return f.info, nil
 }
 
 // Size returns the file's size in bytes.
-func (f *File) Size() int64 { return f.size }
+func (f *File) Size() int64 {
+	if f.ws != nil {
+		return f.wsize()
+	}
+	return f.size
+}
 
 // Read reads from the current offset.
 func (f *File) Read(p []byte) (int, error) {
 	if f.closed.Load() {
 		return 0, &fs.PathError{Op: "read", Path: f.path, Err: fs.ErrClosed}
+	}
+	if f.ws != nil {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		n, err := f.wreadAt(p, f.off)
+		f.off += int64(n)
+		return n, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -56,6 +75,9 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, &fs.PathError{Op: "read", Path: f.path, Err: fs.ErrInvalid}
 	}
+	if f.ws != nil {
+		return f.wreadAt(p, off)
+	}
 	n, err := f.v.readExtents(f.exts, f.size, p, off)
 	if err != nil && err != io.EOF {
 		err = &fs.PathError{Op: "read", Path: f.path, Err: err}
@@ -63,7 +85,7 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 	return n, err
 }
 
-// Seek sets the offset for the next Read.
+// Seek sets the offset for the next Read or Write.
 func (f *File) Seek(offset int64, whence int) (int64, error) {
 	if f.closed.Load() {
 		return 0, &fs.PathError{Op: "seek", Path: f.path, Err: fs.ErrClosed}
@@ -75,7 +97,7 @@ func (f *File) Seek(offset int64, whence int) (int64, error) {
 	case io.SeekCurrent:
 		offset += f.off
 	case io.SeekEnd:
-		offset += f.size
+		offset += f.Size()
 	default:
 		return 0, &fs.PathError{Op: "seek", Path: f.path, Err: fs.ErrInvalid}
 	}
@@ -86,10 +108,14 @@ func (f *File) Seek(offset int64, whence int) (int64, error) {
 	return offset, nil
 }
 
-// Close closes the file; later calls fail with fs.ErrClosed.
+// Close closes the file; later calls fail with fs.ErrClosed. Closing the
+// last File on a file that was removed while open frees its clusters.
 func (f *File) Close() error {
 	if f.closed.Swap(true) {
 		return &fs.PathError{Op: "close", Path: f.path, Err: fs.ErrClosed}
+	}
+	if f.ws != nil {
+		return f.wclose()
 	}
 	return nil
 }

@@ -16,15 +16,18 @@ type Options struct {
 	// Location is the time zone FAT's local date and times are read in.
 	// nil means UTC.
 	Location *time.Location
+	// Now is the clock whose time writes store (NewRW only); nil means
+	// time.Now.
+	Now func() time.Time
 }
 
 // cacheLimit bounds the directory and extent caches (entries each); a full
 // cache is emptied and refilled.
 const cacheLimit = 4096
 
-// FS is a FAT file system read through an io.ReaderAt. It implements
-// fs.FS, fs.ReadDirFS, fs.StatFS and fs.ReadFileFS, and is safe for
-// concurrent use.
+// FS is a FAT file system read through an io.ReaderAt (New) or read and
+// written (NewRW). It implements fs.FS, fs.ReadDirFS, fs.StatFS and
+// fs.ReadFileFS, and is safe for concurrent use.
 type FS struct {
 	v    *volume
 	loc  *time.Location
@@ -33,6 +36,9 @@ type FS struct {
 	mu    sync.RWMutex
 	dirs  map[uint32]*dirListing // by first cluster; 0 is the FAT12/16 fixed root
 	files map[fileKey][]extent
+	gen   uint64 // counts invalidations by the writer (see invalidate)
+
+	w *writer // nil when read-only
 }
 
 type fileKey struct {
@@ -103,6 +109,7 @@ func (f *FS) listing(name string, dir *entry) (*dirListing, error) {
 	}
 	f.mu.RLock()
 	l, ok := f.dirs[first]
+	gen := f.gen
 	f.mu.RUnlock()
 	if ok {
 		return l, nil
@@ -140,10 +147,12 @@ func (f *FS) listing(name string, dir *entry) (*dirListing, error) {
 		}
 	}
 	f.mu.Lock()
-	if len(f.dirs) >= cacheLimit {
-		clear(f.dirs)
+	if f.gen == gen {
+		if len(f.dirs) >= cacheLimit {
+			clear(f.dirs)
+		}
+		f.dirs[first] = l
 	}
-	f.dirs[first] = l
 	f.mu.Unlock()
 	return l, nil
 }
@@ -216,6 +225,7 @@ func (f *FS) extents(name string, e *entry) ([]extent, error) {
 	k := fileKey{e.first, e.size}
 	f.mu.RLock()
 	exts, ok := f.files[k]
+	gen := f.gen
 	f.mu.RUnlock()
 	if ok {
 		return exts, nil
@@ -225,10 +235,12 @@ func (f *FS) extents(name string, e *entry) ([]extent, error) {
 		return nil, err
 	}
 	f.mu.Lock()
-	if len(f.files) >= cacheLimit {
-		clear(f.files)
+	if f.gen == gen {
+		if len(f.files) >= cacheLimit {
+			clear(f.files)
+		}
+		f.files[k] = exts
 	}
-	f.files[k] = exts
 	f.mu.Unlock()
 	return exts, nil
 }

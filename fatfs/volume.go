@@ -50,14 +50,14 @@ type volume struct {
 	fatBytes int64
 	fatBase  int64 // offset of the active FAT
 
-	// FAT12/16: the whole table, read once.
-	smallOnce sync.Once
-	small     []byte
-	smallErr  error
-
-	// FAT32: chunks of fat32ChunkSize bytes by index.
+	// FAT chunks by index: FAT32 tables in chunks of fat32ChunkSize bytes,
+	// FAT12/16 tables whole as chunk 0. A writer replaces the table on disk
+	// and then drops the chunks it touched (dropFAT); gen counts those drops
+	// so that a reader that read the disk before one does not cache what it
+	// read.
 	mu     sync.Mutex
 	chunks map[int64][]byte
+	gen    uint64
 
 	// visited holds cleared bitsets of Clusters+2 bits for loop detection;
 	// a chain walk clears the bits it set, so its cost follows the chain's
@@ -91,40 +91,51 @@ func (v *volume) readFull(p []byte, off int64) error {
 // fatChunk returns the cached FAT bytes holding byte offset off of the active
 // FAT, and the offset of the chunk's first byte.
 func (v *volume) fatChunk(off int64) ([]byte, int64, error) {
+	size := int64(fat32ChunkSize)
 	if v.g.Type != FAT32 {
-		v.smallOnce.Do(func() {
-			b := make([]byte, v.fatBytes)
-			if err := v.readFull(b, v.fatBase); err != nil {
-				v.smallErr = err
-				return
-			}
-			v.small = b
-		})
-		return v.small, 0, v.smallErr
+		size = v.fatBytes
 	}
-	idx := off / fat32ChunkSize
+	idx := off / size
 	v.mu.Lock()
 	b, ok := v.chunks[idx]
+	gen := v.gen
 	v.mu.Unlock()
 	if ok {
-		return b, idx * fat32ChunkSize, nil
+		return b, idx * size, nil
 	}
-	start := idx * fat32ChunkSize
-	n := min(int64(fat32ChunkSize), v.fatBytes-start)
+	start := idx * size
+	n := min(size, v.fatBytes-start)
 	b = make([]byte, n)
 	if err := v.readFull(b, v.fatBase+start); err != nil {
 		return nil, 0, err
 	}
 	v.mu.Lock()
-	if len(v.chunks) >= fat32MaxChunks {
-		for k := range v.chunks { // evict an arbitrary chunk
-			delete(v.chunks, k)
-			break
+	if v.gen == gen {
+		if len(v.chunks) >= fat32MaxChunks {
+			for k := range v.chunks { // evict an arbitrary chunk
+				delete(v.chunks, k)
+				break
+			}
 		}
+		v.chunks[idx] = b
 	}
-	v.chunks[idx] = b
 	v.mu.Unlock()
 	return b, start, nil
+}
+
+// dropFAT forgets the cached FAT bytes from byte lo to hi of the table,
+// after a writer changed them on disk.
+func (v *volume) dropFAT(lo, hi int64) {
+	size := int64(fat32ChunkSize)
+	if v.g.Type != FAT32 {
+		size = v.fatBytes
+	}
+	v.mu.Lock()
+	for i := lo / size; i <= (hi-1)/size; i++ {
+		delete(v.chunks, i)
+	}
+	v.gen++
+	v.mu.Unlock()
 }
 
 // fatCursor reads FAT entries, keeping the current chunk so that walking a

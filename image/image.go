@@ -90,8 +90,7 @@ func OpenFile(path string, flag int) (*Image, error) {
 	}
 	size, err := f.Seek(0, io.SeekEnd)
 	if err != nil {
-		f.Close()
-		return nil, &fs.PathError{Op: "seek", Path: path, Err: err}
+		return nil, errors.Join(&fs.PathError{Op: "seek", Path: path, Err: err}, f.Close())
 	}
 	var w io.WriterAt
 	if flag&os.O_RDWR != 0 {
@@ -99,8 +98,7 @@ func OpenFile(path string, flag int) (*Image, error) {
 	}
 	img, err := newImage(f, w, size, path)
 	if err != nil {
-		f.Close()
-		return nil, err
+		return nil, errors.Join(err, f.Close())
 	}
 	img.f = f
 	return img, nil

@@ -45,8 +45,18 @@ type Progress struct {
 // multi-homed host is not heard); after the last DATA block of a Get the
 // client does not linger to re-acknowledge a retransmitted last block, so a
 // lost final ACK costs the server its retries (the data is complete on this
-// side); in netascii mode tsize is not asked for on Put and Progress counts
-// wire bytes, not local bytes.
+// side); the rollover rule is not detected but configured, and must match
+// the server's; on Get, a resent copy of the block last acknowledged (the
+// server's sign that the ACK was lost) is acknowledged again at once, other
+// duplicates are ignored, and on Put a duplicate ACK never triggers a resend
+// (the Sorcerer's Apprentice rule); in netascii mode tsize is not asked for on Put and Progress
+// counts wire bytes, not local bytes.
+//
+// Get and Put answer packets from any address but the server's transfer
+// port (locked at its first reply) with ERROR 5 and go on. A server that
+// refuses options with ERROR 8 is asked again without them; one that
+// ignores them (DATA 1 or ACK 0 instead of an OACK) gets 512-byte
+// lock-step. An OACK granting more than was asked is refused with ERROR 8.
 //
 // The zero Client is ready to use. A Client is not modified by its methods
 // and may be used by several goroutines at once, as long as Progress is safe
@@ -62,10 +72,11 @@ type Client struct {
 	// 0 and 1 send no windowsize option: strict lock-step.
 	WindowSize int
 
-	// Timeout is the retransmit timeout. 0 means DefaultClientTimeout and
-	// sends no timeout option; any other value of at least a second is also
-	// offered to the server as the timeout option, rounded up to whole
-	// seconds (at most 255).
+	// Timeout is the retransmit timeout. 0 means DefaultClientTimeout.
+	// A value of at least a second is also offered to the server as the
+	// timeout option, rounded up to whole seconds (at most 255); so is the
+	// default on Put, where the server waits for DATA on its own timer.
+	// Shorter timeouts are used locally only.
 	Timeout time.Duration
 
 	// Retries is how many times one packet is retransmitted after a timeout
@@ -74,8 +85,9 @@ type Client struct {
 	Retries int
 
 	// Rollover is the block number that follows 65535: RolloverZero (the
-	// zero value, what most servers do), RolloverOne, or RolloverOff to
-	// refuse transfers of more than 65535 blocks.
+	// zero value, what most servers do, tftp-hpa's and this package's
+	// included), RolloverOne, or RolloverOff to refuse transfers of more
+	// than 65535 blocks. It must match what the server does.
 	Rollover Rollover
 
 	// TransferSize asks for tsize: on Get the server is asked the file's
@@ -122,8 +134,9 @@ func (c *Client) Get(ctx context.Context, addr, remote string, w io.Writer) (int
 	return cw.n, err
 }
 
-// Put sends size bytes read from r to the server at addr as the file remote.
-// size < 0 means unknown: r is read until io.EOF and tsize is not offered.
+// Put sends what r yields until io.EOF to the server at addr as the file
+// remote. size is the number of bytes r will yield, announced as tsize when
+// TransferSize is set; size < 0 means unknown and announces nothing.
 // An ERROR packet from the server is returned as a *Error; running out of
 // retries returns an error naming the block not acknowledged. When ctx is
 // done the server is sent ERROR 0 and Put returns ctx's error.
@@ -203,7 +216,12 @@ func (c *Client) start(ctx context.Context, op, addr, remote string) (*clientTra
 	}
 	if t.timeout <= 0 {
 		t.timeout = DefaultClientTimeout
-	} else if t.timeout >= time.Second {
+	}
+	// On Put the server is the receiver and retransmits ACKs on its own
+	// timer; offering ours keeps it from giving up before this client's
+	// timer fires (servers with an adaptive timer may otherwise wait only
+	// a fraction of a second in all on a fast link).
+	if c.Timeout >= time.Second || op == "put" && c.Timeout == 0 {
 		t.askTimeout = int(min((t.timeout+time.Second-1)/time.Second, 255))
 	}
 	if t.retries == 0 {
@@ -443,23 +461,29 @@ func (t *clientTransfer) accept(opts Options) error {
 		if err != nil {
 			return bad("not a valid value")
 		}
+		// upTo checks v against what was asked for (0: nothing).
+		upTo := func(asked int) (int, error) {
+			if asked == 0 {
+				return 0, bad("not asked for")
+			}
+			if v > int64(asked) {
+				return 0, bad(fmt.Sprintf("more than the %d asked for", asked))
+			}
+			return int(v), nil
+		}
 		switch strings.ToLower(o.Name) {
 		case OptBlockSize:
-			if t.askBlksize == 0 {
-				return bad("not asked for")
+			n, err := upTo(t.askBlksize)
+			if err != nil {
+				return err
 			}
-			if v > int64(t.askBlksize) {
-				return bad(fmt.Sprintf("more than the %d asked for", t.askBlksize))
-			}
-			t.blksize = int(v)
+			t.blksize = n
 		case OptWindowSize:
-			if t.askWindow == 0 {
-				return bad("not asked for")
+			n, err := upTo(t.askWindow)
+			if err != nil {
+				return err
 			}
-			if v > int64(t.askWindow) {
-				return bad(fmt.Sprintf("more than the %d asked for", t.askWindow))
-			}
-			t.window = int(v)
+			t.window = n
 		case OptTransferSize:
 			if t.op == "get" {
 				t.total = v
@@ -517,7 +541,13 @@ func (t *clientTransfer) get(w io.Writer) error {
 			return t.errorf("%w", p)
 		case *OACKPacket:
 			if started {
-				continue // a duplicate; our timer answers it
+				if acked == 0 && expect == 1 {
+					// The server resent its OACK after a timeout: our
+					// ACK 0 was lost. Answer at once; the server never
+					// resends on a duplicate ACK, so this cannot snowball.
+					t.send(&AckPacket{Block: 0})
+				}
+				continue
 			}
 			if plain {
 				t.abort(ErrOption, "no options were requested")
@@ -527,6 +557,15 @@ func (t *clientTransfer) get(w io.Writer) error {
 				return err
 			}
 			started = true
+			// A window arrives in a burst; the default socket buffer
+			// (about 208 KiB on Linux, each datagram charged its size
+			// plus about a KiB) holds only a few large blocks. Grow it,
+			// never shrink it. Best effort: the kernel caps the size at
+			// net.core.rmem_max, and a failure only costs
+			// retransmissions.
+			if want := 2 * t.window * (t.blksize + 1024); t.window > 1 && want > 256<<10 {
+				_ = t.conn.SetReadBuffer(min(want, 16<<20))
+			}
 			t.send(&AckPacket{Block: 0})
 			tries, deadline = 0, time.Now().Add(t.timeout)
 		case *DataPacket:
@@ -570,7 +609,14 @@ func (t *clientTransfer) get(w io.Writer) error {
 					acked, gapAcked = expect-1, true
 				}
 			default:
-				// A duplicate: lock-step answers it only on timeout.
+				// A duplicate. The server resends only after its timer
+				// expired, so a resent copy of the block we last
+				// acknowledged means that ACK was lost: answer it once
+				// per copy, at once, instead of leaving the server to
+				// wait for our own timer. Older duplicates are ignored.
+				if acked == expect-1 && acked > 0 && p.Block == t.wire(acked) {
+					t.send(&AckPacket{Block: p.Block})
+				}
 			}
 		default:
 			t.abort(ErrIllegalOp, "unexpected packet")
@@ -699,6 +745,9 @@ func (t *clientTransfer) put(r io.Reader, size int64) error {
 		}
 		switch p := p.(type) {
 		case *Error:
+			if p.Code == ErrUnknownTID && final != 0 && next > final {
+				return t.errorf("no ACK for the last block %d; the server no longer knows the transfer, so it may have ended well: %w", final, p)
+			}
 			return t.errorf("%w", p)
 		case *AckPacket:
 			a, ok := uint64(0), false
@@ -709,7 +758,15 @@ func (t *clientTransfer) put(r io.Reader, size int64) error {
 				}
 			}
 			if !ok {
-				continue // a duplicate or stale ACK: lock-step ignores it
+				if t.window > 1 && p.Block == t.wire(base-1) {
+					// With a window, the receiver repeating its last
+					// ACK means it timed out with nothing of the
+					// window: resend the window (RFC 7440). In
+					// lock-step a duplicate ACK is ignored (the
+					// Sorcerer's Apprentice rule).
+					next = base
+				}
+				continue
 			}
 			for n := base; n <= a; n++ {
 				bytes += int64(len(ring[(n-1)%uint64(t.window)]))

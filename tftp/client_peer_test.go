@@ -2,23 +2,19 @@ package tftp_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
-	"net"
 	"os"
-	"os/exec"
-	"os/user"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/nobodd-go/nobodd-go/internal/testpeer"
 	"github.com/nobodd-go/nobodd-go/tftp"
+	"github.com/nobodd-go/nobodd-go/tftp/tftptest"
 )
 
 // clPattern returns n reproducible pseudo-random bytes.
@@ -37,56 +33,11 @@ func clSizes(blksize int) []int {
 	return []int{0, 1, blksize, 4 * blksize, 2<<20 + 3}
 }
 
-// clStartInTFTPD runs tftp-hpa's in.tftpd in inetd "wait" mode on a loopback
-// socket this test bound (so no port is guessed), serving dir, and returns
-// the address. The daemon's process group (it forks per transfer) is killed
-// when the test ends.
-func clStartInTFTPD(t *testing.T, dir string, extra ...string) string {
-	t.Helper()
-	bin := testpeer.Require(t, "in.tftpd")
-	u, err := user.Current()
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := conn.File()
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := conn.LocalAddr().String()
-	// -u: stay the current user; -p: no o+r checks; -c: allow creation;
-	// -s: chroot to dir; -t: exit when idle this long.
-	args := append([]string{"-u", u.Username, "-p", "-c", "-U", "022", "-t", "120", "-s", dir}, extra...)
-	cmd := exec.Command(bin, args...)
-	cmd.Stdin = f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	// The child holds its own copies of the socket.
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := conn.Close(); err != nil {
-		t.Fatal(err)
-	}
-	pid := cmd.Process.Pid
-	t.Cleanup(func() {
-		// Only the group this test started: the daemon and its children.
-		if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-			t.Errorf("killing in.tftpd group %d: %v", pid, err)
-		}
-		_ = cmd.Wait() // killed: its exit status is "signal: killed"
-		if stderr.Len() > 0 {
-			t.Logf("in.tftpd stderr: %s", stderr.String())
-		}
-	})
-	return addr
+// clStartInTFTPD runs in.tftpd on 127.0.0.1 serving dir (see
+// testpeer.InTFTPD); kept for client_bench_test.go.
+func clStartInTFTPD(tb testing.TB, dir string, extra ...string) string {
+	tb.Helper()
+	return testpeer.InTFTPD(tb, "udp4", dir, extra...)
 }
 
 // clProgress records what a Client reports.
@@ -103,19 +54,13 @@ func (p *clProgress) hook(pr tftp.Progress) {
 	p.last = pr
 }
 
-func clCtx(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // TestClientInTFTPD downloads and uploads the size × blksize × windowsize
 // matrix against tftp-hpa's in.tftpd and compares SHA-256 sums. in.tftpd does
 // not implement windowsize, so the windowed cases check the fallback to
 // lock-step.
 func TestClientInTFTPD(t *testing.T) {
 	dir := t.TempDir()
-	addr := clStartInTFTPD(t, dir)
+	addr := testpeer.InTFTPD(t, "udp4", dir)
 	files := map[int][]byte{}
 	for _, bs := range []int{512, 1024, 1468, 8192, 65464} {
 		for _, size := range clSizes(bs) {
@@ -137,7 +82,7 @@ func TestClientInTFTPD(t *testing.T) {
 					var pr clProgress
 					c := tftp.Client{BlockSize: bs, WindowSize: ws, TransferSize: true, Progress: pr.hook}
 					var buf bytes.Buffer
-					n, err := c.Get(clCtx(t, 60*time.Second), addr, fmt.Sprintf("f%d", size), &buf)
+					n, err := c.Get(tftptest.Context(t, 60*time.Second), addr, fmt.Sprintf("f%d", size), &buf)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -158,7 +103,7 @@ func TestClientInTFTPD(t *testing.T) {
 					var pr clProgress
 					c := tftp.Client{BlockSize: bs, WindowSize: ws, TransferSize: true, Progress: pr.hook}
 					remote := fmt.Sprintf("up-%d-%d-%d", bs, size, ws)
-					if err := c.Put(clCtx(t, 60*time.Second), addr, remote, bytes.NewReader(files[size]), int64(size)); err != nil {
+					if err := c.Put(tftptest.Context(t, 60*time.Second), addr, remote, bytes.NewReader(files[size]), int64(size)); err != nil {
 						t.Fatal(err)
 					}
 					got, err := os.ReadFile(filepath.Join(dir, remote))
@@ -184,20 +129,20 @@ func TestClientInTFTPDRollover(t *testing.T) {
 		t.Skip("70,000 round trips")
 	}
 	dir := t.TempDir()
-	addr := clStartInTFTPD(t, dir)
+	addr := testpeer.InTFTPD(t, "udp4", dir)
 	data := clPattern(70000*8+5, 7)
 	if err := os.WriteFile(filepath.Join(dir, "big"), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	c := tftp.Client{BlockSize: 8}
 	var buf bytes.Buffer
-	if _, err := c.Get(clCtx(t, 120*time.Second), addr, "big", &buf); err != nil {
+	if _, err := c.Get(tftptest.Context(t, 120*time.Second), addr, "big", &buf); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(buf.Bytes(), data) {
 		t.Fatalf("get: %d bytes differ from the %d served", buf.Len(), len(data))
 	}
-	if err := c.Put(clCtx(t, 120*time.Second), addr, "big-up", bytes.NewReader(data), int64(len(data))); err != nil {
+	if err := c.Put(tftptest.Context(t, 120*time.Second), addr, "big-up", bytes.NewReader(data), int64(len(data))); err != nil {
 		t.Fatal(err)
 	}
 	got, err := os.ReadFile(filepath.Join(dir, "big-up"))
@@ -209,7 +154,7 @@ func TestClientInTFTPDRollover(t *testing.T) {
 	}
 	// With rollover refused the same file cannot be fetched.
 	off := tftp.Client{BlockSize: 8, Rollover: tftp.RolloverOff}
-	if _, err := off.Get(clCtx(t, 120*time.Second), addr, "big", &bytes.Buffer{}); err == nil {
+	if _, err := off.Get(tftptest.Context(t, 120*time.Second), addr, "big", &bytes.Buffer{}); err == nil {
 		t.Fatal("RolloverOff: a 70,000-block get succeeded")
 	}
 }
@@ -219,7 +164,7 @@ func TestClientInTFTPDRollover(t *testing.T) {
 // lock-step.
 func TestClientInTFTPDNoOptions(t *testing.T) {
 	dir := t.TempDir()
-	addr := clStartInTFTPD(t, dir, "-r", "blksize", "-r", "tsize", "-r", "timeout", "-r", "blksize2", "-r", "utimeout")
+	addr := testpeer.InTFTPD(t, "udp4", dir, "-r", "blksize", "-r", "tsize", "-r", "timeout", "-r", "blksize2", "-r", "utimeout")
 	data := clPattern(5000, 3)
 	if err := os.WriteFile(filepath.Join(dir, "plain"), data, 0o644); err != nil {
 		t.Fatal(err)
@@ -227,7 +172,7 @@ func TestClientInTFTPDNoOptions(t *testing.T) {
 	var pr clProgress
 	c := tftp.Client{BlockSize: 1468, WindowSize: 8, Timeout: 2 * time.Second, TransferSize: true, Progress: pr.hook}
 	var buf bytes.Buffer
-	if _, err := c.Get(clCtx(t, 30*time.Second), addr, "plain", &buf); err != nil {
+	if _, err := c.Get(tftptest.Context(t, 30*time.Second), addr, "plain", &buf); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(buf.Bytes(), data) {
@@ -237,7 +182,7 @@ func TestClientInTFTPDNoOptions(t *testing.T) {
 		t.Errorf("last progress %+v, want blksize 512, windowsize 1, total unknown", pr.last)
 	}
 	pr = clProgress{}
-	if err := c.Put(clCtx(t, 30*time.Second), addr, "plain-up", bytes.NewReader(data), int64(len(data))); err != nil {
+	if err := c.Put(tftptest.Context(t, 30*time.Second), addr, "plain-up", bytes.NewReader(data), int64(len(data))); err != nil {
 		t.Fatal(err)
 	}
 	got, err := os.ReadFile(filepath.Join(dir, "plain-up"))
@@ -253,9 +198,9 @@ func TestClientInTFTPDNoOptions(t *testing.T) {
 // and matches fs.ErrNotExist.
 func TestClientInTFTPDErrors(t *testing.T) {
 	dir := t.TempDir()
-	addr := clStartInTFTPD(t, dir)
+	addr := testpeer.InTFTPD(t, "udp4", dir)
 	var c tftp.Client
-	_, err := c.Get(clCtx(t, 30*time.Second), addr, "no-such-file", &bytes.Buffer{})
+	_, err := c.Get(tftptest.Context(t, 30*time.Second), addr, "no-such-file", &bytes.Buffer{})
 	var te *tftp.Error
 	if !errors.As(err, &te) || te.Code != tftp.ErrNotFound {
 		t.Fatalf("get of a missing file: %v, want a *tftp.Error with code 1", err)
@@ -269,7 +214,7 @@ func TestClientInTFTPDErrors(t *testing.T) {
 // file on the server has LF line ends both ways.
 func TestClientInTFTPDNetascii(t *testing.T) {
 	dir := t.TempDir()
-	addr := clStartInTFTPD(t, dir)
+	addr := testpeer.InTFTPD(t, "udp4", dir)
 	text := []byte("one\ntwo\r\nthree\rfour\n")
 	text = append(text, bytes.Repeat([]byte("line of text\n"), 200)...)
 	if err := os.WriteFile(filepath.Join(dir, "text"), text, 0o644); err != nil {
@@ -277,13 +222,13 @@ func TestClientInTFTPDNetascii(t *testing.T) {
 	}
 	c := tftp.Client{Mode: "netascii", BlockSize: 512}
 	var buf bytes.Buffer
-	if _, err := c.Get(clCtx(t, 30*time.Second), addr, "text", &buf); err != nil {
+	if _, err := c.Get(tftptest.Context(t, 30*time.Second), addr, "text", &buf); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(buf.Bytes(), text) {
 		t.Fatalf("netascii get: got %q..., want %q...", buf.Bytes()[:20], text[:20])
 	}
-	if err := c.Put(clCtx(t, 30*time.Second), addr, "text-up", bytes.NewReader(text), int64(len(text))); err != nil {
+	if err := c.Put(tftptest.Context(t, 30*time.Second), addr, "text-up", bytes.NewReader(text), int64(len(text))); err != nil {
 		t.Fatal(err)
 	}
 	got, err := os.ReadFile(filepath.Join(dir, "text-up"))

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nobodd-go/nobodd-go/tftp"
+	"github.com/nobodd-go/nobodd-go/tftp/tftptest"
 )
 
 // clFake is a scripted TFTP server for client tests: a request socket and a
@@ -106,9 +107,10 @@ func (f *clFake) run(script func() error) (wait func()) {
 func data(block uint16, b []byte) *tftp.DataPacket { return &tftp.DataPacket{Block: block, Data: b} }
 func ack(block uint16) *tftp.AckPacket             { return &tftp.AckPacket{Block: block} }
 
-// TestClientLockStep: a duplicate DATA block gets no extra ACK (re-ACK only
-// on timeout), and a packet from a stranger is answered with ERROR 5 without
-// disturbing the transfer.
+// TestClientLockStep: a resent copy of the block last acknowledged is
+// acknowledged again at once (its ACK was lost), an older copy is ignored,
+// and a packet from a stranger is answered with ERROR 5 without disturbing
+// the transfer.
 func TestClientLockStep(t *testing.T) {
 	f := clNewFake(t)
 	b1, b2, b3 := clPattern(512, 1), clPattern(512, 2), clPattern(100, 3)
@@ -149,18 +151,26 @@ func TestClientLockStep(t *testing.T) {
 				return err
 			}
 		}
-		if err := f.expect(ack(2)); err != nil {
+		// Each resent copy of the block last acknowledged means the ACK
+		// was lost: one ACK 2 per copy, no more.
+		for i := range 3 {
+			if err := f.expect(ack(2)); err != nil {
+				return fmt.Errorf("ACK 2 #%d: %w", i+1, err)
+			}
+		}
+		// A copy of an older block (1) is ignored.
+		if err := f.send(data(1, b1)); err != nil {
 			return err
 		}
 		if err := f.send(data(3, b3)); err != nil {
 			return err
 		}
-		// The next ACK must be for block 3: no ACK 2 for the duplicates.
+		// The next ACK must be for block 3: nothing for the old copy.
 		return f.expect(ack(3))
 	})
 	c := tftp.Client{BlockSize: 512, Timeout: 5 * time.Second}
 	var buf bytes.Buffer
-	n, err := c.Get(clCtx(t, 30*time.Second), f.addr(), "file", &buf)
+	n, err := c.Get(tftptest.Context(t, 30*time.Second), f.addr(), "file", &buf)
 	wait()
 	if err != nil {
 		t.Fatal(err)
@@ -197,7 +207,7 @@ func TestClientRetriesExhausted(t *testing.T) {
 		return nil
 	})
 	c := tftp.Client{BlockSize: 512, Timeout: 50 * time.Millisecond, Retries: 2}
-	_, err := c.Get(clCtx(t, 30*time.Second), f.addr(), "file", &bytes.Buffer{})
+	_, err := c.Get(tftptest.Context(t, 30*time.Second), f.addr(), "file", &bytes.Buffer{})
 	wait()
 	if err == nil || !strings.Contains(err.Error(), "block 2") || !strings.Contains(err.Error(), `"file"`) {
 		t.Fatalf("error %v, want one naming the file and block 2", err)
@@ -268,7 +278,7 @@ func TestClientOptionRefused(t *testing.T) {
 	})
 	var c tftp.Client
 	var buf bytes.Buffer
-	_, err := c.Get(clCtx(t, 30*time.Second), f.addr(), "file", &buf)
+	_, err := c.Get(tftptest.Context(t, 30*time.Second), f.addr(), "file", &buf)
 	wait()
 	if err != nil {
 		t.Fatal(err)
@@ -278,31 +288,43 @@ func TestClientOptionRefused(t *testing.T) {
 	}
 }
 
-// TestClientBadOACK: an OACK granting a larger blksize than asked is refused
-// with ERROR 8 and fails the transfer.
+// TestClientBadOACK: an OACK granting a larger blksize or windowsize than
+// asked, or one not asked for, is refused with ERROR 8 and fails the
+// transfer with an error naming the option and why.
 func TestClientBadOACK(t *testing.T) {
-	f := clNewFake(t)
-	wait := f.run(func() error {
-		if _, err := f.request(); err != nil {
-			return err
-		}
-		if err := f.send(&tftp.OACKPacket{Options: tftp.Options{{Name: "blksize", Value: "2048"}}}); err != nil {
-			return err
-		}
-		p, _, err := f.read(f.xfer)
-		if err != nil {
-			return err
-		}
-		if e, ok := p.(*tftp.Error); !ok || e.Code != tftp.ErrOption {
-			return fmt.Errorf("got %v, want ERROR 8", p)
-		}
-		return nil
-	})
-	c := tftp.Client{BlockSize: 1024}
-	_, err := c.Get(clCtx(t, 30*time.Second), f.addr(), "file", &bytes.Buffer{})
-	wait()
-	if err == nil || !strings.Contains(err.Error(), "blksize") {
-		t.Fatalf("error %v, want one naming blksize", err)
+	for _, c := range []struct {
+		client    tftp.Client
+		opt       tftp.Option
+		wantInErr string
+	}{
+		{tftp.Client{BlockSize: 1024}, tftp.Option{Name: "blksize", Value: "2048"}, "more than the 1024 asked for"},
+		{tftp.Client{}, tftp.Option{Name: "windowsize", Value: "8"}, "not asked for"},
+		{tftp.Client{WindowSize: 4}, tftp.Option{Name: "windowsize", Value: "16"}, "more than the 4 asked for"},
+	} {
+		t.Run(c.opt.Name+"="+c.opt.Value, func(t *testing.T) {
+			f := clNewFake(t)
+			wait := f.run(func() error {
+				if _, err := f.request(); err != nil {
+					return err
+				}
+				if err := f.send(&tftp.OACKPacket{Options: tftp.Options{c.opt}}); err != nil {
+					return err
+				}
+				p, _, err := f.read(f.xfer)
+				if err != nil {
+					return err
+				}
+				if e, ok := p.(*tftp.Error); !ok || e.Code != tftp.ErrOption {
+					return fmt.Errorf("got %v, want ERROR 8", p)
+				}
+				return nil
+			})
+			_, err := c.client.Get(tftptest.Context(t, 30*time.Second), f.addr(), "file", &bytes.Buffer{})
+			wait()
+			if err == nil || !strings.Contains(err.Error(), c.opt.Name) || !strings.Contains(err.Error(), c.wantInErr) {
+				t.Fatalf("error %v, want one naming %s and saying %q", err, c.opt.Name, c.wantInErr)
+			}
+		})
 	}
 }
 
@@ -316,7 +338,7 @@ func TestClientServerError(t *testing.T) {
 		return f.send(&tftp.Error{Code: tftp.ErrAccess, Message: "go away"})
 	})
 	var c tftp.Client
-	_, err := c.Get(clCtx(t, 30*time.Second), f.addr(), "file", &bytes.Buffer{})
+	_, err := c.Get(tftptest.Context(t, 30*time.Second), f.addr(), "file", &bytes.Buffer{})
 	wait()
 	var te *tftp.Error
 	if !errors.As(err, &te) || te.Code != tftp.ErrAccess || te.Message != "go away" {
@@ -377,7 +399,7 @@ func TestClientWindowGap(t *testing.T) {
 	var pr clProgress
 	c := tftp.Client{BlockSize: 512, WindowSize: 4, Timeout: 5 * time.Second, Progress: pr.hook}
 	var buf bytes.Buffer
-	_, err := c.Get(clCtx(t, 30*time.Second), f.addr(), "file", &buf)
+	_, err := c.Get(tftptest.Context(t, 30*time.Second), f.addr(), "file", &buf)
 	wait()
 	if err != nil {
 		t.Fatal(err)
@@ -440,7 +462,7 @@ func TestClientPutWindowRewind(t *testing.T) {
 	})
 	var pr clProgress
 	c := tftp.Client{BlockSize: 512, WindowSize: 4, TransferSize: true, Timeout: 5 * time.Second, Progress: pr.hook}
-	err := c.Put(clCtx(t, 30*time.Second), f.addr(), "file", bytes.NewReader(body), int64(len(body)))
+	err := c.Put(tftptest.Context(t, 30*time.Second), f.addr(), "file", bytes.NewReader(body), int64(len(body)))
 	wait()
 	if err != nil {
 		t.Fatal(err)
@@ -460,5 +482,47 @@ func TestClientConfigErrors(t *testing.T) {
 		if _, err := c.Get(t.Context(), "127.0.0.1:9", "x", &bytes.Buffer{}); err == nil {
 			t.Errorf("%+v: Get succeeded", c)
 		}
+	}
+}
+
+// TestClientStrangerBeforeLock: before the server's first reply, a packet
+// from another IP address is answered with ERROR 5 and does not become the
+// transfer's peer; the real server's reply then is.
+func TestClientStrangerBeforeLock(t *testing.T) {
+	f := clNewFake(t)
+	stranger, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stranger.Close()
+	body := clPattern(40, 8)
+	wait := f.run(func() error {
+		if _, err := f.request(); err != nil {
+			return err
+		}
+		if _, err := stranger.WriteToUDPAddrPort(data(1, []byte("forged")).AppendTo(nil), f.client); err != nil {
+			return err
+		}
+		p, _, err := f.read(stranger)
+		if err != nil {
+			return fmt.Errorf("stranger: %w", err)
+		}
+		if e, ok := p.(*tftp.Error); !ok || e.Code != tftp.ErrUnknownTID {
+			return fmt.Errorf("stranger got %v, want ERROR 5", p)
+		}
+		if err := f.send(data(1, body)); err != nil {
+			return err
+		}
+		return f.expect(ack(1))
+	})
+	c := tftp.Client{BlockSize: 512, Timeout: 5 * time.Second}
+	var buf bytes.Buffer
+	_, err = c.Get(tftptest.Context(t, 30*time.Second), f.addr(), "file", &buf)
+	wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf.Bytes(), body) {
+		t.Fatalf("got %q, want the server's %d bytes", buf.Bytes(), len(body))
 	}
 }

@@ -129,6 +129,20 @@ func (o Options) Get(name string) (string, bool) {
 	return "", false
 }
 
+// Text returns the options as "name=value" pairs separated by spaces, in
+// order, as they appear in logs. (Options has no String method: fmt prints
+// it as the slice it is.)
+func (o Options) Text() string {
+	var b strings.Builder
+	for i, opt := range o {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(opt.Name + "=" + opt.Value)
+	}
+	return b.String()
+}
+
 // Packet is a decoded TFTP packet: *RequestPacket, *DataPacket, *AckPacket,
 // *Error or *OACKPacket.
 type Packet interface {

@@ -213,3 +213,18 @@ func BenchmarkParseRequest(b *testing.B) {
 		}
 	}
 }
+
+func TestOptionsText(t *testing.T) {
+	for _, c := range []struct {
+		o    Options
+		want string
+	}{
+		{nil, ""},
+		{Options{{"blksize", "1468"}}, "blksize=1468"},
+		{Options{{"tsize", "0"}, {"BlkSize", "512"}, {"x", ""}}, "tsize=0 BlkSize=512 x="},
+	} {
+		if got := c.o.Text(); got != c.want {
+			t.Errorf("%#v.Text() = %q, want %q", c.o, got, c.want)
+		}
+	}
+}

@@ -1,7 +1,6 @@
 package tftp_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -21,34 +20,15 @@ import (
 // probeRecorder wraps a handler, recording each request's options as the
 // client sent them, and collects the server's transfer statistics.
 type probeRecorder struct {
-	mu    sync.Mutex
-	opts  []tftp.Options
-	stats []*tftp.TransferStats
-	done  chan struct{} // one token per finished transfer
-	log   *lockedBuffer // the server's log at Info level and above
-}
-
-// lockedBuffer is a bytes.Buffer safe for the server's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	mu        sync.Mutex
+	opts      []tftp.Options
+	transfers tftptest.Transfers
+	log       *tftptest.LogBuffer // the server's log at Info level and above
 }
 
 func newProbeServer(t *testing.T, h tftp.Handler) (*tftptest.Server, *probeRecorder) {
 	t.Helper()
-	rec := &probeRecorder{done: make(chan struct{}, 64), log: &lockedBuffer{}}
+	rec := &probeRecorder{log: &tftptest.LogBuffer{}}
 	srv := tftptest.NewUnstartedServer(tftp.HandlerFunc(func(r *tftp.Request) (io.ReaderAt, int64, error) {
 		rec.mu.Lock()
 		rec.opts = append(rec.opts, append(tftp.Options(nil), r.Options...))
@@ -57,47 +37,17 @@ func newProbeServer(t *testing.T, h tftp.Handler) (*tftptest.Server, *probeRecor
 	}))
 	// Only Info and above: a probe's abort must stay below.
 	srv.Server.Logger = slog.New(slog.NewTextHandler(rec.log, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	srv.Server.OnTransfer = func(st *tftp.TransferStats) {
-		rec.mu.Lock()
-		rec.stats = append(rec.stats, st)
-		rec.mu.Unlock()
-		rec.done <- struct{}{}
-	}
+	srv.Server.OnTransfer = rec.transfers.Record
 	srv.Start()
-	t.Cleanup(func() {
-		if err := srv.Close(); err != nil {
-			t.Errorf("closing server: %v", err)
-		}
-	})
+	srv.CloseAtEnd(t)
 	return srv, rec
 }
 
-// wait returns the stats of the next n finished transfers.
+// wait waits until n transfers have finished in all and returns their
+// stats.
 func (r *probeRecorder) wait(t *testing.T, n int) []*tftp.TransferStats {
 	t.Helper()
-	timer := time.NewTimer(5 * time.Second)
-	defer timer.Stop()
-	for i := 0; i < n; i++ {
-		select {
-		case <-r.done:
-		case <-timer.C:
-			t.Fatalf("server reported %d of %d transfers within 5s", i, n)
-		}
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]*tftp.TransferStats(nil), r.stats...)
-}
-
-func optString(o tftp.Options) string {
-	var b strings.Builder
-	for i, opt := range o {
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(opt.Name + "=" + opt.Value)
-	}
-	return b.String()
+	return r.transfers.Wait(t, n, 5*time.Second)
 }
 
 func TestProbeSize(t *testing.T) {
@@ -125,8 +75,7 @@ func TestProbeSize(t *testing.T) {
 		if size != tc.size {
 			t.Errorf("probe %q: size %d, want %d", tc.file, size, tc.size)
 		}
-		stats := rec.wait(t, 1)
-		st := stats[i]
+		st := rec.wait(t, i+1)[i]
 		if st.Outcome != tftp.Aborted {
 			t.Errorf("probe %q: server saw outcome %v (%v), want aborted", tc.file, st.Outcome, st.Err)
 		}
@@ -138,7 +87,7 @@ func TestProbeSize(t *testing.T) {
 			t.Errorf("probe %q: server sent %d bytes of data", tc.file, st.Bytes)
 		}
 		rec.mu.Lock()
-		got := optString(rec.opts[i])
+		got := rec.opts[i].Text()
 		rec.mu.Unlock()
 		if got != tc.wantOpts {
 			t.Errorf("probe %q: request options %q, want %q", tc.file, got, tc.wantOpts)
@@ -316,7 +265,7 @@ func TestProbeRetriesAndOptionRefusal(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		select {
 		case rq := <-s.reqs:
-			got = append(got, optString(rq.Options))
+			got = append(got, rq.Options.Text())
 		case <-time.After(5 * time.Second):
 			t.Fatalf("server got %d requests, want 3", i)
 		}

@@ -135,8 +135,7 @@ func (e Env) Systemd() (net.PacketConn, error) {
 		return nil, err
 	}
 	if err := unix.Close(base); err != nil {
-		pc.Close()
-		return nil, fmt.Errorf("activation: close fd %d after taking it: %w", base, err)
+		return nil, errors.Join(fmt.Errorf("activation: close fd %d after taking it: %w", base, err), pc.Close())
 	}
 	return pc, nil
 }
@@ -174,8 +173,7 @@ func inetd(in int, alsoSocket ...int) (net.PacketConn, error) {
 	}
 	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
-		pc.Close()
-		return nil, fmt.Errorf("activation: open %s to replace the socket on %s: %w", os.DevNull, what, err)
+		return nil, errors.Join(fmt.Errorf("activation: open %s to replace the socket on %s: %w", os.DevNull, what, err), pc.Close())
 	}
 	defer null.Close()
 	// Dup2 replaces the socket atomically: the descriptor number is never
@@ -186,8 +184,7 @@ func inetd(in int, alsoSocket ...int) (net.PacketConn, error) {
 			continue
 		}
 		if err := unix.Dup2(int(null.Fd()), fd); err != nil {
-			pc.Close()
-			return nil, fmt.Errorf("activation: point fd %d (the inetd socket) at %s: %w", fd, os.DevNull, err)
+			return nil, errors.Join(fmt.Errorf("activation: point fd %d (the inetd socket) at %s: %w", fd, os.DevNull, err), pc.Close())
 		}
 	}
 	return pc, nil
@@ -221,8 +218,7 @@ func packetConn(fd int, what string) (net.PacketConn, error) {
 	f := os.NewFile(uintptr(dup), what)
 	pc, err := net.FilePacketConn(f)
 	if cerr := f.Close(); err == nil && cerr != nil {
-		pc.Close()
-		err = cerr
+		err = errors.Join(cerr, pc.Close())
 	}
 	if err != nil {
 		return nil, fmt.Errorf("activation: %s: %w", what, err)

@@ -479,19 +479,6 @@ func TestStdinChildRefusesPipe(t *testing.T) {
 	}
 }
 
-// freeUDPPort returns a UDP port on the loopback address ip that was free a
-// moment ago, skipping the test where the address family is unavailable.
-func freeUDPPort(t *testing.T, ip net.IP) int {
-	t.Helper()
-	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip})
-	if err != nil {
-		testpeer.Missing(t, "loopback "+ip.String()+" ("+err.Error()+")")
-	}
-	port := c.LocalAddr().(*net.UDPAddr).Port
-	c.Close()
-	return port
-}
-
 // TestSystemdSocketActivate runs the helper under systemd's own activation
 // tool, in both its LISTEN_FDS and its --inetd form.
 func TestSystemdSocketActivate(t *testing.T) {
@@ -510,64 +497,82 @@ func TestSystemdSocketActivate(t *testing.T) {
 	} {
 		mode := tc.mode
 		t.Run(mode+"-"+tc.ip.String(), func(t *testing.T) {
-			port := freeUDPPort(t, tc.ip)
-			listen := &net.UDPAddr{IP: tc.ip, Port: port}
-			args := []string{"-d", "-l", listen.String(), "-E", helperEnv + "=" + mode, "-E", "GORACE=atexit_sleep_ms=0", "--fdname=tftp"}
-			if mode == "stdin" {
-				args = append(args, "--inetd")
-			}
-			cmd := exec.Command(tool, append(args, exe, "-test.run=^$")...)
-			stderrPipe, err := cmd.StderrPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			pid := cmd.Process.Pid
-			exited := make(chan struct{})
-			t.Cleanup(func() {
-				select {
-				case <-exited:
-				default:
-					cmd.Process.Kill() // the process this test started, by its PID
+			var (
+				listen *net.UDPAddr
+				cmd    *exec.Cmd
+				pid    int
+				lines  chan string
+				log    []string
+				exited chan struct{}
+			)
+			testpeer.OnFreePort(t, "udp", tc.ip, func(port int) error {
+				listen = &net.UDPAddr{IP: tc.ip, Port: port}
+				args := []string{"-d", "-l", listen.String(), "-E", helperEnv + "=" + mode, "-E", "GORACE=atexit_sleep_ms=0", "--fdname=tftp"}
+				if mode == "stdin" {
+					args = append(args, "--inetd")
+				}
+				cmd = exec.Command(tool, append(args, exe, "-test.run=^$")...)
+				stderrPipe, err := cmd.StderrPipe()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				pid = cmd.Process.Pid
+				c, done := cmd, make(chan struct{})
+				exited = done
+				t.Cleanup(func() {
+					select {
+					case <-done:
+					default:
+						_ = c.Process.Kill() // the process this test started, by its PID
+						_ = c.Wait()         // killed on purpose
+					}
+				})
+				// The tool says "Listening on ADDR as FD." once the socket is bound.
+				lines = make(chan string, 64)
+				log = nil
+				go func(lines chan<- string) {
+					sc := bufio.NewScanner(stderrPipe)
+					for sc.Scan() {
+						select {
+						case lines <- sc.Text():
+						default:
+						}
+					}
+					close(lines)
+				}(lines)
+				timer := time.NewTimer(20 * time.Second)
+				defer timer.Stop()
+				for {
+					select {
+					case l, ok := <-lines:
+						if !ok {
+							err := fmt.Errorf("%s (pid %d) ended before listening:\n%s", tool, pid, strings.Join(log, "\n"))
+							if werr := cmd.Wait(); werr != nil {
+								err = fmt.Errorf("%w (%v)", err, werr)
+							}
+							close(done)
+							if strings.Contains(strings.Join(log, "\n"), "Address already in use") {
+								return fmt.Errorf("%w: %v", testpeer.ErrPortInUse, err)
+							}
+							return err
+						}
+						log = append(log, l)
+						if strings.HasPrefix(l, "Listening on") {
+							return nil
+						}
+					case <-timer.C:
+						return fmt.Errorf("%s (pid %d) did not listen within 20s:\n%s", tool, pid, strings.Join(log, "\n"))
+					}
 				}
 			})
-			// The tool says "Listening on ADDR as FD." once the socket is bound.
-			lines := make(chan string, 64)
-			go func() {
-				sc := bufio.NewScanner(stderrPipe)
-				for sc.Scan() {
-					select {
-					case lines <- sc.Text():
-					default:
-					}
-				}
-				close(lines)
-			}()
-			timer := time.NewTimer(20 * time.Second)
-			defer timer.Stop()
-			var log []string
-		wait:
-			for {
-				select {
-				case l, ok := <-lines:
-					if !ok {
-						t.Fatalf("%s (pid %d) ended before listening:\n%s", tool, pid, strings.Join(log, "\n"))
-					}
-					log = append(log, l)
-					if strings.HasPrefix(l, "Listening on") {
-						break wait
-					}
-				case <-timer.C:
-					t.Fatalf("%s (pid %d) did not listen within 20s:\n%s", tool, pid, strings.Join(log, "\n"))
-				}
-			}
 			reply := roundTrip(t, listen, "tftp?")
 			for l := range lines { // drains until the helper exits and closes stderr
 				log = append(log, l)
 			}
-			err = cmd.Wait()
+			err := cmd.Wait()
 			close(exited)
 			if err != nil {
 				t.Fatalf("%s (pid %d): %v\n%s", tool, pid, err, strings.Join(log, "\n"))

@@ -19,13 +19,7 @@ func benchServer(b *testing.B, m Model, serials []string) (*tftptest.Server, Man
 	for _, s := range serials {
 		layout(fsys, s, files)
 	}
-	srv := tftptest.NewServer(tftp.FileServer(fsys))
-	b.Cleanup(func() {
-		if err := srv.Close(); err != nil {
-			b.Errorf("closing the server: %v", err)
-		}
-	})
-	return srv, NewManifest(files)
+	return tftptest.Start(b, tftp.FileServer(fsys)), NewManifest(files)
 }
 
 // BenchmarkBoot boots one board at a time; bytes/s counts verified file

@@ -34,10 +34,9 @@ func layout(fsys fstest.MapFS, dir string, files map[string][]byte) {
 type recorder struct {
 	srv *tftptest.Server
 
-	mu       sync.Mutex
-	requests []string // "path options" with options sorted by name
-	outcomes map[tftp.Outcome]int
-	finished chan struct{} // a token per finished transfer
+	mu        sync.Mutex
+	requests  []string // "path options" with options sorted by name
+	transfers tftptest.Transfers
 }
 
 func newRecorder(t *testing.T, h tftp.Handler) *recorder {
@@ -50,7 +49,7 @@ func newRecorder(t *testing.T, h tftp.Handler) *recorder {
 // the server before it starts.
 func newRecorderOn(t *testing.T, h tftp.Handler, pc net.PacketConn, configure func(*tftp.Server)) *recorder {
 	t.Helper()
-	rec := &recorder{outcomes: map[tftp.Outcome]int{}, finished: make(chan struct{}, 10000)}
+	rec := &recorder{}
 	rh := tftp.HandlerFunc(func(r *tftp.Request) (io.ReaderAt, int64, error) {
 		rec.mu.Lock()
 		rec.requests = append(rec.requests, r.Filename+" "+sortedOptions(r.Options))
@@ -65,18 +64,9 @@ func newRecorderOn(t *testing.T, h tftp.Handler, pc net.PacketConn, configure fu
 	if configure != nil {
 		configure(rec.srv.Server)
 	}
-	rec.srv.Server.OnTransfer = func(st *tftp.TransferStats) {
-		rec.mu.Lock()
-		rec.outcomes[st.Outcome]++
-		rec.mu.Unlock()
-		rec.finished <- struct{}{}
-	}
+	rec.srv.Server.OnTransfer = rec.transfers.Record
 	rec.srv.Start()
-	t.Cleanup(func() {
-		if err := rec.srv.Close(); err != nil {
-			t.Errorf("closing the server: %v", err)
-		}
-	})
+	rec.srv.CloseAtEnd(t)
 	return rec
 }
 
@@ -84,18 +74,7 @@ func newRecorderOn(t *testing.T, h tftp.Handler, pc net.PacketConn, configure fu
 // outcome counts.
 func (rec *recorder) wait(t *testing.T, n int) map[tftp.Outcome]int {
 	t.Helper()
-	timer := time.NewTimer(10 * time.Second)
-	defer timer.Stop()
-	for i := 0; i < n; i++ {
-		select {
-		case <-rec.finished:
-		case <-timer.C:
-			t.Fatalf("the server reported %d of %d transfers within 10s", i, n)
-		}
-	}
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	return maps.Clone(rec.outcomes)
+	return tftptest.Outcomes(rec.transfers.Wait(t, n, 10*time.Second))
 }
 
 func sortedOptions(o tftp.Options) string {

@@ -14,8 +14,8 @@ import (
 // for windowsize. Options are given with --option "name value" and sent in
 // the order given, literally: atftp's man page suggests --option "tsize
 // enable", which puts tsize=enable on the wire (see TestAtftpTsizeEnable);
-// --option "tsize 0" sends a proper tsize request. Without any --option it
-// still sends blksize only if asked: an RRQ carries no options by default.
+// --option "tsize 0" sends tsize=0 on RRQ and the file's size on WRQ.
+// Without --option an RRQ carries no options at all.
 func TestAtftp(t *testing.T) {
 	bin := testpeer.Require(t, "atftp")
 	f := start(t, "")
@@ -55,8 +55,9 @@ func TestAtftp(t *testing.T) {
 }
 
 // TestAtftpTsizeEnable: atftp's documented --option "tsize enable" sends the
-// literal value "enable". tftp-hpa's in.tftpd serves the file anyway (it
-// ignores the bad value); the server must too.
+// literal value "enable". tftp-hpa's in.tftpd ignores the bad value and
+// serves the file; so must the server (it refused it with ERROR 8 until
+// tftp-core's commit 34c73da).
 func TestAtftpTsizeEnable(t *testing.T) {
 	bin := testpeer.Require(t, "atftp")
 	f := start(t, "")

@@ -10,7 +10,9 @@ import (
 )
 
 // TestBusybox uses busybox's tftp applet (1.35). -b sets blksize; there is
-// no windowsize. The options it really sends are checked and logged.
+// no windowsize. Facts: every RRQ carries tsize=0, plus blksize when -b
+// asks for anything but 512; a WRQ carries blksize (same rule) and
+// tsize=<the file's size>. A server ERROR makes it exit 1.
 func TestBusybox(t *testing.T) {
 	bin := testpeer.Require(t, "busybox")
 	f := start(t, "")

@@ -1,6 +1,7 @@
 package interop
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
 	"testing"
@@ -11,21 +12,25 @@ import (
 
 // TestTFTPHPA uses tftp-hpa's tftp client (5.2). Facts: it sends no options
 // at all (no blksize, no tsize), so every transfer is 512-byte lock-step;
-// it takes the port as a second positional argument and commands after -c.
+// it takes the port as a second positional argument and commands after -c;
+// it exits 0 even when the server answers ERROR, leaving an empty local
+// file, so only its output tells.
 func TestTFTPHPA(t *testing.T) {
 	bin := testpeer.Require(t, "tftp")
 	f := start(t, "")
 	port := strconv.Itoa(f.port)
 	get := func(t *testing.T, f *fixture, remote, local string, bs, ws int) error {
 		out, err := run(t, clientTimeout, nil, bin, "-m", "binary", "127.0.0.1", port, "-c", "get", remote, local)
-		if err != nil {
+		// tftp-hpa exits 0 even after an ERROR packet (leaving an empty
+		// file), so its output is checked too.
+		if err != nil || bytes.Contains(out, []byte("Error code")) {
 			return fmt.Errorf("tftp get: %v: %s", err, out)
 		}
 		return nil
 	}
 	put := func(t *testing.T, f *fixture, remote, local string, bs, ws int) error {
 		out, err := run(t, clientTimeout, nil, bin, "-m", "binary", "127.0.0.1", port, "-c", "put", local, remote)
-		if err != nil {
+		if err != nil || bytes.Contains(out, []byte("Error code")) {
 			return fmt.Errorf("tftp put: %v: %s", err, out)
 		}
 		return nil

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sync"
+	"testing"
 	"time"
 
 	"github.com/nobodd-go/nobodd-go/tftp"
@@ -28,6 +30,9 @@ type Server struct {
 
 	pc   net.PacketConn
 	done chan error
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // NewServer starts a server for h on 127.0.0.1 and returns it. The caller
@@ -36,6 +41,25 @@ func NewServer(h tftp.Handler) *Server {
 	s := NewUnstartedServer(h)
 	s.Start()
 	return s
+}
+
+// Start starts a server for h on 127.0.0.1 that is closed when the test
+// ends, an error in closing failing the test.
+func Start(tb testing.TB, h tftp.Handler) *Server {
+	tb.Helper()
+	s := NewServer(h)
+	s.CloseAtEnd(tb)
+	return s
+}
+
+// CloseAtEnd has s closed when the test ends, an error in closing failing
+// the test.
+func (s *Server) CloseAtEnd(tb testing.TB) {
+	tb.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			tb.Errorf("tftptest: closing the server on %s: %v", s.Addr, err)
+		}
+	})
 }
 
 // NewUnstartedServer returns a server for h with its socket open but not yet
@@ -76,8 +100,14 @@ func (s *Server) Start() {
 
 // Close shuts the server down, giving transfers in flight up to 5 seconds
 // to finish before they are cancelled, and waits for Serve to return. It
-// returns Serve's error if it was anything but tftp.ErrServerClosed.
+// returns Serve's error if it was anything but tftp.ErrServerClosed. Later
+// calls return what the first returned.
 func (s *Server) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.close() })
+	return s.closeErr
+}
+
+func (s *Server) close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if s.done == nil {

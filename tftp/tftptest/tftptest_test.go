@@ -2,9 +2,13 @@ package tftptest
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -43,6 +47,10 @@ func TestNewServer(t *testing.T) {
 	}
 	if err := s.Close(); err != nil {
 		t.Errorf("Close: %v", err)
+	}
+	// A second Close returns at once (it used to wait for Serve forever).
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
 	}
 	if got := s.Server.Stats().Completed; got != 1 {
 		t.Errorf("Completed = %d", got)
@@ -118,5 +126,82 @@ func TestLossyConn(t *testing.T) {
 	}
 	if g1, g2 := mixed(), mixed(); !bytes.Equal(g1, g2) {
 		t.Errorf("same seed, different results: %v vs %v", g1, g2)
+	}
+}
+
+// TestLogBuffer: lines are matched on every word, written from several
+// goroutines at once.
+func TestLogBuffer(t *testing.T) {
+	log, lb := NewLogger(slog.LevelInfo)
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Go(func() { log.Info("transfer", "n", i, "outcome", "completed") })
+	}
+	log.Debug("hidden")
+	wg.Wait()
+	if got := lb.Lines("msg=transfer", "outcome=completed"); len(got) != 4 {
+		t.Errorf("%d matching lines, want 4:\n%s", len(got), lb)
+	}
+	if got := lb.Lines("n=2", "outcome=completed"); len(got) != 1 {
+		t.Errorf("lines %q, want one with n=2", got)
+	}
+	if got := lb.Lines("hidden"); len(got) != 0 {
+		t.Errorf("debug line logged at info level: %q", got)
+	}
+	if got := Lines("a b\n\nb c\na c\n", "a", "c"); len(got) != 1 || got[0] != "a c" {
+		t.Errorf(`Lines(…, "a", "c") = %q, want ["a c"]`, got)
+	}
+}
+
+// TestTransfers: Wait returns once n transfers are recorded, in order,
+// whether they were recorded before or while it waits.
+func TestTransfers(t *testing.T) {
+	var tr Transfers
+	tr.Record(&tftp.TransferStats{Filename: "a", Outcome: tftp.Completed})
+	if got := tr.Wait(t, 1, 10*time.Second); len(got) != 1 || got[0].Filename != "a" {
+		t.Fatalf("Wait(1) = %v", got)
+	}
+	go func() {
+		tr.Record(&tftp.TransferStats{Filename: "b", Outcome: tftp.Aborted})
+		tr.Record(&tftp.TransferStats{Filename: "c", Outcome: tftp.Completed})
+	}()
+	got := tr.Wait(t, 3, 10*time.Second)
+	if len(got) != 3 || got[1].Filename != "b" || got[2].Filename != "c" {
+		t.Fatalf("Wait(3) = %v", got)
+	}
+	if o := Outcomes(got); o[tftp.Completed] != 2 || o[tftp.Aborted] != 1 || len(o) != 2 {
+		t.Errorf("Outcomes = %v", o)
+	}
+}
+
+// TestContext: the context has the deadline asked for and is cancelled
+// when the test that made it ends.
+func TestContext(t *testing.T) {
+	var ctx context.Context
+	t.Run("inner", func(t *testing.T) {
+		ctx = Context(t, time.Hour)
+		if d, ok := ctx.Deadline(); !ok || time.Until(d) > time.Hour || ctx.Err() != nil {
+			t.Errorf("deadline %v (%v), err %v", d, ok, ctx.Err())
+		}
+	})
+	if ctx.Err() == nil {
+		t.Error("context still live after its test ended")
+	}
+}
+
+// TestStart: a server from Start serves, and is closed when its test ends.
+func TestStart(t *testing.T) {
+	var s *Server
+	t.Run("inner", func(t *testing.T) {
+		s = Start(t, tftp.HandlerFunc(func(r *tftp.Request) (io.ReaderAt, int64, error) {
+			return strings.NewReader("hi"), 2, nil
+		}))
+		var buf bytes.Buffer
+		if _, err := (&tftp.Client{}).Get(Context(t, 10*time.Second), s.Addr, "x", &buf); err != nil || buf.String() != "hi" {
+			t.Fatalf("Get: %q, %v", buf.String(), err)
+		}
+	})
+	if err := s.Server.Serve(s.pc); !errors.Is(err, tftp.ErrServerClosed) {
+		t.Errorf("Serve after the test ended: %v, want tftp.ErrServerClosed", err)
 	}
 }

@@ -14,7 +14,8 @@
 //
 // HOST may be a name, an IPv4 address or an IPv6 address in brackets
 // ([::1]:6969); PORT defaults to 69. For get, LOCAL defaults to the base name
-// of REMOTE, and "-" writes to standard output; the local file is written to a
+// of REMOTE (also inside LOCAL when it is a directory), and "-" writes to
+// standard output; the local file is written to a
 // temporary file beside it and renamed into place only when the transfer
 // succeeds, so a failed get leaves nothing behind. For put, REMOTE defaults to
 // the base name of LOCAL.
@@ -35,14 +36,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nobodd-go/nobodd-go/internal/cli"
 	"github.com/nobodd-go/nobodd-go/tftp"
-)
-
-// Exit statuses.
-const (
-	exitOK    = 0
-	exitFail  = 1
-	exitUsage = 2
 )
 
 // options are the flags common to get and put.
@@ -65,21 +60,9 @@ func newFlagSet(name string, stderr io.Writer, o *options) *flag.FlagSet {
 // parse parses flags interleaved with positional arguments and checks the
 // common ones.
 func parse(fs *flag.FlagSet, args []string, o *options) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			break
-		}
-		if args[0] == "--" {
-			pos = append(pos, args[1:]...)
-			break
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
+	pos, err := cli.ParseInterleaved(fs, args)
+	if err != nil {
+		return nil, err
 	}
 	switch o.mode {
 	case "octet", "binary":
@@ -130,64 +113,70 @@ func hostPort(s string) (string, error) {
 	return net.JoinHostPort(s, "69"), nil
 }
 
-func usage(stderr io.Writer, fs *flag.FlagSet, synopsis string) {
-	fmt.Fprintf(stderr, "usage: nobodd-go %s\n", synopsis)
-	fs.PrintDefaults()
+// command parses the command line of get or put (name, whose operands after
+// HOST[:PORT] are described by operands) and returns the options, the server
+// address and the one or two operands after it. A status of 0 or more means
+// exit with it: the usage was asked for or wrong (and said so on stderr).
+func command(name, operands string, args []string, stderr io.Writer) (o *options, addr string, pos []string, status int) {
+	synopsis := name + " [--blksize N] [--windowsize N] [--timeout D] [--retries N] [--mode M] HOST[:PORT] " + operands
+	o = &options{}
+	fs := newFlagSet(name, stderr, o)
+	fs.Usage = cli.Usage(stderr, fs, synopsis, "")
+	pos, err := parse(fs, args, o)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil, "", nil, cli.ExitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "nobodd-go %s: %v\n", name, err)
+		return nil, "", nil, cli.ExitUsage
+	}
+	if len(pos) < 2 || len(pos) > 3 {
+		fs.Usage()
+		return nil, "", nil, cli.ExitUsage
+	}
+	if addr, err = hostPort(pos[0]); err != nil {
+		fmt.Fprintf(stderr, "nobodd-go %s: %v\n", name, err)
+		return nil, "", nil, cli.ExitUsage
+	}
+	return o, addr, pos[1:], -1
 }
 
 // Get runs "nobodd-go get" with args (not including the subcommand name) and
 // returns the process exit status.
 func Get(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	const synopsis = "get [--blksize N] [--windowsize N] [--timeout D] [--retries N] [--mode M] HOST[:PORT] REMOTE [LOCAL]"
-	var o options
-	fs := newFlagSet("get", stderr, &o)
-	fs.Usage = func() { usage(stderr, fs, synopsis) }
-	pos, err := parse(fs, args, &o)
-	if errors.Is(err, flag.ErrHelp) {
-		return exitOK
+	o, addr, pos, status := command("get", "REMOTE [LOCAL]", args, stderr)
+	if status >= 0 {
+		return status
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "nobodd-go get: %v\n", err)
-		return exitUsage
-	}
-	if len(pos) < 2 || len(pos) > 3 {
-		fs.Usage()
-		return exitUsage
-	}
-	addr, err := hostPort(pos[0])
-	if err != nil {
-		fmt.Fprintf(stderr, "nobodd-go get: %v\n", err)
-		return exitUsage
-	}
-	remote := pos[1]
+	remote := pos[0]
 	local := path.Base(strings.ReplaceAll(remote, "\\", "/"))
-	if len(pos) == 3 {
-		local = pos[2]
+	if len(pos) == 2 {
+		local = pos[1]
 	}
 	if local == "" || local == "." || local == "/" || local == ".." {
 		fmt.Fprintf(stderr, "nobodd-go get: cannot name a local file after %q; give LOCAL\n", remote)
-		return exitUsage
+		return cli.ExitUsage
 	}
 	o.client.TransferSize = true
 	bar := newBar(stderr, remote)
 	o.client.Progress = bar.update
 
+	var err error
 	if local == "-" {
 		_, err = o.client.Get(ctx, addr, remote, stdout)
-		bar.finish(err)
-		if err != nil {
-			fmt.Fprintf(stderr, "nobodd-go get: %v\n", err)
-			return exitFail
+	} else {
+		// An existing directory receives the file under REMOTE's base name.
+		if fi, err := os.Stat(local); err == nil && fi.IsDir() {
+			local = filepath.Join(local, path.Base(strings.ReplaceAll(remote, "\\", "/")))
 		}
-		return exitOK
+		err = getFile(ctx, &o.client, addr, remote, local)
 	}
-	if err := getFile(ctx, &o.client, addr, remote, local); err != nil {
-		bar.finish(err)
+	bar.finish(err)
+	if err != nil {
 		fmt.Fprintf(stderr, "nobodd-go get: %v\n", err)
-		return exitFail
+		return cli.ExitFailure
 	}
-	bar.finish(nil)
-	return exitOK
+	return cli.ExitOK
 }
 
 // getFile fetches remote into a temporary file beside local and renames it
@@ -231,37 +220,20 @@ func getFile(ctx context.Context, c *tftp.Client, addr, remote, local string) (e
 // returns the process exit status. stdout is unused and present so that get
 // and put share a signature.
 func Put(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	const synopsis = "put [--blksize N] [--windowsize N] [--timeout D] [--retries N] [--mode M] HOST[:PORT] LOCAL [REMOTE]"
 	_ = stdout
-	var o options
-	fs := newFlagSet("put", stderr, &o)
-	fs.Usage = func() { usage(stderr, fs, synopsis) }
-	pos, err := parse(fs, args, &o)
-	if errors.Is(err, flag.ErrHelp) {
-		return exitOK
+	o, addr, pos, status := command("put", "LOCAL [REMOTE]", args, stderr)
+	if status >= 0 {
+		return status
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "nobodd-go put: %v\n", err)
-		return exitUsage
-	}
-	if len(pos) < 2 || len(pos) > 3 {
-		fs.Usage()
-		return exitUsage
-	}
-	addr, err := hostPort(pos[0])
-	if err != nil {
-		fmt.Fprintf(stderr, "nobodd-go put: %v\n", err)
-		return exitUsage
-	}
-	local := pos[1]
+	local := pos[0]
 	remote := filepath.Base(local)
-	if len(pos) == 3 {
-		remote = pos[2]
+	if len(pos) == 2 {
+		remote = pos[1]
 	}
 	f, err := os.Open(local)
 	if err != nil {
 		fmt.Fprintf(stderr, "nobodd-go put: %v\n", err)
-		return exitFail
+		return cli.ExitFailure
 	}
 	defer f.Close() // read-only: a close error loses nothing
 	size := int64(-1)
@@ -275,9 +247,9 @@ func Put(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	bar.finish(err)
 	if err != nil {
 		fmt.Fprintf(stderr, "nobodd-go put: %v\n", err)
-		return exitFail
+		return cli.ExitFailure
 	}
-	return exitOK
+	return cli.ExitOK
 }
 
 // bar draws a one-line progress bar on a terminal; on anything else it
@@ -293,20 +265,10 @@ type bar struct {
 
 func newBar(stderr io.Writer, name string) *bar {
 	b := &bar{name: name, start: time.Now()}
-	if isTerminal(stderr) {
+	if cli.IsTerminal(stderr) {
 		b.w = stderr
 	}
 	return b
-}
-
-// isTerminal reports whether w is a character device such as a terminal.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 func (b *bar) update(p tftp.Progress) {
@@ -351,7 +313,9 @@ func (b *bar) finish(err error) {
 		b.draw(time.Now())
 	}
 	if b.drawn {
-		fmt.Fprintln(b.w)
+		if _, err := fmt.Fprintln(b.w); err != nil {
+			b.w = nil // the terminal went away; nothing more to draw
+		}
 	}
 }
 

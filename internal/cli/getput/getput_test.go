@@ -3,79 +3,19 @@ package getput
 import (
 	"bytes"
 	"context"
-	"errors"
-	"math/rand/v2"
-	"net"
+	"io"
 	"os"
-	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/nobodd-go/nobodd-go/internal/cli"
+	"github.com/nobodd-go/nobodd-go/internal/fixture"
 	"github.com/nobodd-go/nobodd-go/internal/testpeer"
 	"github.com/nobodd-go/nobodd-go/tftp"
+	"github.com/nobodd-go/nobodd-go/tftp/tftptest"
 )
-
-// startInTFTPD runs tftp-hpa's in.tftpd in inetd "wait" mode on a socket
-// bound here (network "udp4" on 127.0.0.1 or "udp6" on ::1), serving dir
-// with uploads allowed, and returns the address. The process group it
-// started is killed when the test ends.
-func startInTFTPD(t *testing.T, network, dir string) string {
-	t.Helper()
-	bin := testpeer.Require(t, "in.tftpd")
-	u, err := user.Current()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ip := net.IPv4(127, 0, 0, 1)
-	if network == "udp6" {
-		ip = net.IPv6loopback
-	}
-	conn, err := net.ListenUDP(network, &net.UDPAddr{IP: ip})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := conn.File()
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := conn.LocalAddr().String()
-	cmd := exec.Command(bin, "-u", u.Username, "-p", "-c", "-U", "022", "-t", "60", "-s", dir)
-	cmd.Stdin = f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if err := errors.Join(f.Close(), conn.Close()); err != nil {
-		t.Fatal(err)
-	}
-	pid := cmd.Process.Pid
-	t.Cleanup(func() {
-		if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-			t.Errorf("killing in.tftpd group %d: %v", pid, err)
-		}
-		_ = cmd.Wait() // killed on purpose
-	})
-	return addr
-}
-
-func pattern(n int) []byte {
-	r := rand.New(rand.NewPCG(uint64(n), 1))
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
-	return b
-}
-
-func ctx(t *testing.T) context.Context {
-	c, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-	t.Cleanup(cancel)
-	return c
-}
 
 func TestHostPort(t *testing.T) {
 	for in, want := range map[string]string{
@@ -104,17 +44,17 @@ func TestHostPort(t *testing.T) {
 
 func TestGetPut(t *testing.T) {
 	srv := t.TempDir()
-	body := pattern(100000)
+	body := fixture.Pseudo(1, 100000)
 	if err := os.WriteFile(filepath.Join(srv, "kernel8.img"), body, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, network := range []string{"udp4", "udp6"} {
 		t.Run(network, func(t *testing.T) {
-			addr := startInTFTPD(t, network, srv)
+			addr := testpeer.InTFTPD(t, network, srv)
 			t.Run("default-local", func(t *testing.T) {
 				t.Chdir(t.TempDir())
 				var stdout, stderr bytes.Buffer
-				if code := Get(ctx(t), []string{"--blksize", "1024", addr, "kernel8.img"}, &stdout, &stderr); code != 0 {
+				if code := Get(tftptest.Context(t, time.Minute), []string{"--blksize", "1024", addr, "kernel8.img"}, &stdout, &stderr); code != 0 {
 					t.Fatalf("exit %d: %s", code, stderr.String())
 				}
 				got, err := os.ReadFile("kernel8.img")
@@ -125,9 +65,20 @@ func TestGetPut(t *testing.T) {
 					t.Errorf("not a terminal, yet output: stdout %q stderr %q", stdout.String(), stderr.String())
 				}
 			})
+			t.Run("into-directory", func(t *testing.T) {
+				dir := t.TempDir()
+				var stdout, stderr bytes.Buffer
+				if code := Get(tftptest.Context(t, time.Minute), []string{addr, "kernel8.img", dir}, &stdout, &stderr); code != 0 {
+					t.Fatalf("exit %d: %s", code, stderr.String())
+				}
+				got, err := os.ReadFile(filepath.Join(dir, "kernel8.img"))
+				if err != nil || !bytes.Equal(got, body) {
+					t.Fatalf("file in directory: %d bytes, %v; want %d bytes", len(got), err, len(body))
+				}
+			})
 			t.Run("stdout", func(t *testing.T) {
 				var stdout, stderr bytes.Buffer
-				if code := Get(ctx(t), []string{addr, "kernel8.img", "-", "--windowsize", "4"}, &stdout, &stderr); code != 0 {
+				if code := Get(tftptest.Context(t, time.Minute), []string{addr, "kernel8.img", "-", "--windowsize", "4"}, &stdout, &stderr); code != 0 {
 					t.Fatalf("exit %d: %s", code, stderr.String())
 				}
 				if !bytes.Equal(stdout.Bytes(), body) {
@@ -137,7 +88,7 @@ func TestGetPut(t *testing.T) {
 			t.Run("missing-leaves-nothing", func(t *testing.T) {
 				dir := t.TempDir()
 				var stdout, stderr bytes.Buffer
-				code := Get(ctx(t), []string{addr, "no/such/file", filepath.Join(dir, "out")}, &stdout, &stderr)
+				code := Get(tftptest.Context(t, time.Minute), []string{addr, "no/such/file", filepath.Join(dir, "out")}, &stdout, &stderr)
 				if code != 1 {
 					t.Fatalf("exit %d, want 1", code)
 				}
@@ -155,7 +106,7 @@ func TestGetPut(t *testing.T) {
 				}
 				remote := "put-" + network
 				var stdout, stderr bytes.Buffer
-				if code := Put(ctx(t), []string{"--blksize=512", "--timeout", "2s", "--retries", "3", addr, local, remote}, &stdout, &stderr); code != 0 {
+				if code := Put(tftptest.Context(t, time.Minute), []string{"--blksize=512", "--timeout", "2s", "--retries", "3", addr, local, remote}, &stdout, &stderr); code != 0 {
 					t.Fatalf("exit %d: %s", code, stderr.String())
 				}
 				got, err := os.ReadFile(filepath.Join(srv, remote))
@@ -206,7 +157,7 @@ func TestBar(t *testing.T) {
 		t.Errorf("bytesString(3 MiB) = %q", got)
 	}
 	var buf bytes.Buffer
-	if isTerminal(&buf) {
+	if cli.IsTerminal(&buf) {
 		t.Error("a buffer is a terminal")
 	}
 }
@@ -221,5 +172,16 @@ func TestBarDraw(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("bar output %q lacks %q", out, want)
 		}
+	}
+}
+
+// TestParseDoubleDash: after "--" every argument is an operand, even two
+// that look like flags (the second used to be parsed as a flag).
+func TestParseDoubleDash(t *testing.T) {
+	var o options
+	fs := newFlagSet("get", io.Discard, &o)
+	pos, err := parse(fs, []string{"host", "--blksize", "512", "--", "-a", "-b"}, &o)
+	if err != nil || strings.Join(pos, " ") != "host -a -b" || o.client.BlockSize != 512 {
+		t.Errorf("operands %q, blksize %d, err %v; want host -a -b, 512", pos, o.client.BlockSize, err)
 	}
 }

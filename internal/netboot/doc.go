@@ -1,0 +1,51 @@
+// Package netboot is the board router of nobodd-go: a tftp.Handler that
+// maps a Raspberry Pi's TFTP request to a board, the board's disk image, the
+// FAT boot partition inside it, and a file there.
+//
+// # Limits
+//
+//   - Read requests only; uploads are the daemon's business (tftp.DirWriter
+//     on the root directory).
+//   - A file name may be at most 1024 bytes long, each '/'-separated element
+//     at most 255 bytes. One leading '/' is tolerated and removed (clients
+//     such as tftp-hpa's send "/name"; tftp-hpa's server strips it too); two
+//     or more are refused, as are empty elements, "." and "..", backslashes
+//     and NUL bytes. Refused names get ERROR 2 with the reason.
+//   - Images are read, never written. An image replaced by rename (a new
+//     inode) or changed in place (new size or modification time) is noticed
+//     on the next request and opened again; transfers already running finish
+//     from the file they started on, so with replacement by rename a transfer
+//     never mixes old and new bytes. Writing into an image in place while
+//     a transfer reads it cannot be made safe and is not supported.
+//   - Boards are matched by the first path element only. When several boards
+//     share an ip, an unprefixed request goes to the first of them by name.
+//
+// # Routing
+//
+// A request "PREFIX/path" whose first element is a board's serial number
+// (8 hex digits, any case), its MAC address in the Pi's dash form
+// (TFTP_PREFIX=2, "dc-a6-32-01-36-c2") or its custom prefix (TFTP_PREFIX=1)
+// is served from that board's boot partition, with case-insensitive lookup
+// as the Pi's firmware expects. A board limited to an ip answers only that
+// client (IPv4 clients on a dual-stack socket arrive unmapped); any other
+// client gets ERROR 2, logged at Warn with both addresses.
+//
+// A request with no board prefix (the Pi 3 boot ROM's bootcode.bin, or any
+// Pi that found no start*.elf under its prefix) is served from the board
+// whose ip is the client's, then from the root directory (Router.Root),
+// then answered ERROR 1. A first element shaped like a serial number or a
+// MAC that belongs to no board is looked up in the root directory only, and
+// logged as an unknown board when it is not there.
+//
+// Missing files get ERROR 1 at once. A board whose image is missing, lacks
+// the configured partition or whose partition is not FAT gets ERROR 0 with a
+// short message; the full reason, with the image path, goes to the log at
+// Error level. Host paths are never sent to clients.
+//
+// # Reloading
+//
+// Reconfigure swaps the routing table atomically: requests already routed
+// carry on with the image they opened, new requests see the new table.
+// Images of boards that no longer exist are closed when their last transfer
+// ends.
+package netboot
