@@ -178,6 +178,9 @@ type udpTransport struct {
 	peer netip.AddrPort
 	addr netip.AddrPort
 	stop func() bool
+	// armed is the read deadline set on conn, which may be earlier than
+	// the one recv was asked for; zero when none is set.
+	armed time.Time
 
 	// sendmmsg(2) through x/net, set up on first use.
 	writeBatch func([]ipv4.Message, int) (int, error)
@@ -246,8 +249,15 @@ func newUDPTransport(s *Server, ctx context.Context, conn *net.UDPConn, peer net
 }
 
 func (t *udpTransport) recv(ctx context.Context, b []byte, deadline time.Time) (int, error) {
-	if err := t.conn.SetReadDeadline(deadline); err != nil {
-		return 0, err
+	// Setting a read deadline modifies a runtime timer, which costs more
+	// than the rest of the per-block work outside system calls. Deadlines
+	// only move forward from block to block, so the socket keeps an earlier
+	// one (armed) and, when that passes first, is re-armed with the real
+	// one: one re-arm per retransmission timeout instead of one per block.
+	if t.armed.IsZero() || deadline.Before(t.armed) {
+		if err := t.arm(deadline); err != nil {
+			return 0, err
+		}
 	}
 	for {
 		if err := ctx.Err(); err != nil {
@@ -258,6 +268,13 @@ func (t *udpTransport) recv(ctx context.Context, b []byte, deadline time.Time) (
 			if ctx.Err() != nil {
 				return 0, ctx.Err()
 			}
+			if errors.Is(err, os.ErrDeadlineExceeded) && time.Now().Before(deadline) {
+				if err := t.arm(deadline); err != nil {
+					return 0, err
+				}
+				continue // the early deadline of an earlier block
+			}
+			t.armed = time.Time{}
 			return 0, err
 		}
 		from = unmapPort(from)
@@ -270,6 +287,12 @@ func (t *udpTransport) recv(ctx context.Context, b []byte, deadline time.Time) (
 		}
 		return n, nil
 	}
+}
+
+// arm sets the socket's read deadline.
+func (t *udpTransport) arm(deadline time.Time) error {
+	t.armed = deadline
+	return t.conn.SetReadDeadline(deadline)
 }
 
 func (t *udpTransport) send(b []byte) error {

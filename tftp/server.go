@@ -303,6 +303,7 @@ func (s *Server) run(l *listener, ep *endpoint, rp *RequestPacket, src netip.Add
 	}
 	t.rbuf = make([]byte, 2048)
 	outcome, err = s.serve(t, rp)
+	t.flushCounters()
 }
 
 // serve validates a request, asks the handler and runs the transfer.
@@ -343,7 +344,7 @@ func (s *Server) serve(t *transfer, rp *RequestPacket) (outcome Outcome, err err
 	if content == nil {
 		return t.fail(errors.New("handler returned no content"))
 	}
-	src := &blockSource{ra: content, blksize: int64(neg.blockSize), size: size}
+	src := newBlockSource(content, int64(neg.blockSize), size)
 	if req.Mode == ModeNetASCII {
 		n := size
 		if n < 0 {
@@ -351,7 +352,7 @@ func (s *Server) serve(t *transfer, rp *RequestPacket) (outcome Outcome, err err
 		}
 		src.seq = NewNetASCIIReader(io.NewSectionReader(content, 0, n))
 		size = -1 // unknown after translation
-		src.size = -1
+		src.size, src.ahead = -1, nil
 	}
 	st.TransferSize = size
 	if s.Rollover == RolloverOff && size >= 0 && size/int64(neg.blockSize)+1 > 65535 {

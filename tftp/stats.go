@@ -64,7 +64,9 @@ type TransferStats struct {
 }
 
 // Counters are the server's running totals since it was created. All fields
-// are read atomically, but not as one snapshot.
+// are read atomically, but not as one snapshot. A running transfer adds its
+// Blocks, BytesSent and BytesReceived every 64 blocks and when it ends, so
+// those lag by less than 64 blocks per transfer in progress.
 type Counters struct {
 	Requests      int64 // RRQ and WRQ packets that started or were refused a transfer
 	Duplicates    int64 // retransmitted requests ignored because their transfer runs

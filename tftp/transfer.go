@@ -66,6 +66,43 @@ type transfer struct {
 	sbuf   []byte // small packets: ACK, OACK, ERROR
 	stats  *TransferStats
 	rolled Rollover
+
+	// Blocks and payload bytes not yet added to the server's counters:
+	// 200 transfers adding to the same atomic counters for every block
+	// fight over one cache line, so each adds its share every
+	// counterBatch blocks and when it ends.
+	pendBlocks, pendBytes int64
+}
+
+// counterBatch is how many blocks a transfer counts before adding them to
+// the server's counters.
+const counterBatch = 64
+
+// count records a block of n payload bytes sent (read) or received (write)
+// for the first time.
+func (t *transfer) count(n int64) {
+	t.stats.Blocks++
+	t.stats.Bytes += n
+	t.pendBlocks++
+	t.pendBytes += n
+	if t.pendBlocks >= counterBatch {
+		t.flushCounters()
+	}
+}
+
+// flushCounters adds the pending blocks and bytes to the server's counters.
+func (t *transfer) flushCounters() {
+	if t.pendBlocks == 0 {
+		return
+	}
+	c := &t.s.counters
+	c.blocks.Add(t.pendBlocks)
+	if t.stats.Op == OpWRQ {
+		c.bytesReceived.Add(t.pendBytes)
+	} else {
+		c.bytesSent.Add(t.pendBytes)
+	}
+	t.pendBlocks, t.pendBytes = 0, 0
 }
 
 // wire returns the block number sent for sequence number seq (1-based,
@@ -156,6 +193,31 @@ type blockSource struct {
 	seq     io.Reader // netascii: the translated stream
 	blksize int64
 	size    int64 // bytes to send, or -1 when unknown
+
+	// Read-ahead (when ahead is not nil): ahead[:aheadLen] holds the
+	// content from aheadOff on, and the content ends there if aheadEOF.
+	// One ReadAt fills readAheadSize bytes, so a lock-step transfer of
+	// 1468-byte blocks makes one pread(2) per 22 blocks instead of one
+	// per block.
+	ahead    []byte
+	aheadOff int64
+	aheadLen int
+	aheadEOF bool
+}
+
+// readAheadSize is the read-ahead of a transfer's content; blocks of half
+// of it or more are read one at a time.
+const readAheadSize = 32 << 10
+
+func newBlockSource(ra io.ReaderAt, blksize, size int64) *blockSource {
+	b := &blockSource{ra: ra, blksize: blksize, size: size}
+	if n := readAheadSize / blksize * blksize; n >= 2*blksize {
+		if size >= 0 && size < n {
+			n = size
+		}
+		b.ahead = make([]byte, n)
+	}
+	return b
 }
 
 // read fills p with block seq; fewer bytes than len(p) means the end.
@@ -173,6 +235,38 @@ func (b *blockSource) read(p []byte, seq int64) (int, error) {
 		// has grown since.
 		p = p[:max(b.size-off, 0)]
 	}
+	if b.ahead == nil {
+		return b.readAt(p, off)
+	}
+	n := 0
+	for n < len(p) {
+		pos := off + int64(n)
+		if pos >= b.aheadOff && pos < b.aheadOff+int64(b.aheadLen) {
+			n += copy(p[n:], b.ahead[pos-b.aheadOff:b.aheadLen])
+			continue
+		}
+		if b.aheadEOF && pos >= b.aheadOff+int64(b.aheadLen) {
+			break
+		}
+		q := b.ahead
+		if b.size >= 0 && int64(len(q)) > b.size-pos {
+			q = q[:b.size-pos]
+		}
+		m, err := b.readAt(q, pos)
+		b.aheadOff, b.aheadLen, b.aheadEOF = pos, m, m < len(q)
+		if err != nil {
+			b.aheadLen = 0
+			return n, err
+		}
+		if m == 0 {
+			break
+		}
+	}
+	return n, nil
+}
+
+// readAt fills p from offset off, short only at the end of the content.
+func (b *blockSource) readAt(p []byte, off int64) (int, error) {
 	n := 0
 	for n < len(p) {
 		m, err := b.ra.ReadAt(p[n:], off+int64(n))
@@ -304,10 +398,7 @@ func (t *transfer) serveRead(src *blockSource, size int64) (Outcome, error) {
 				batch = append(batch, sl.buf[:sl.n])
 				sl.sentAt, sl.resent = now, false
 				sent = seq
-				t.stats.Blocks++
-				t.stats.Bytes += int64(sl.n - 4)
-				c.blocks.Add(1)
-				c.bytesSent.Add(int64(sl.n - 4))
+				t.count(int64(sl.n - 4))
 				deadline = now.Add(t.rto.rto)
 			}
 		}
@@ -476,10 +567,7 @@ func (t *transfer) receiveWrite(w io.Writer, flush func() error) (Outcome, error
 				if _, err := w.Write(data); err != nil {
 					return t.fail(err)
 				}
-				t.stats.Blocks++
-				t.stats.Bytes += int64(len(data))
-				c.blocks.Add(1)
-				c.bytesReceived.Add(int64(len(data)))
+				t.count(int64(len(data)))
 				expected++
 				inWindow++
 				timeouts = 0
