@@ -68,6 +68,7 @@ type Server struct {
 	cancel    context.CancelFunc
 	mu        sync.Mutex
 	shutdown  bool
+	onStop    []func()
 	listeners map[*listener]struct{}
 	peers     map[netip.AddrPort]struct{} // transfers running, by client
 	wg        sync.WaitGroup              // transfers
@@ -142,7 +143,9 @@ func (s *Server) ListenAndServe(addr string) error {
 // When pc is a *net.UDPConn the server learns each request's destination
 // address (IP_PKTINFO / IPV6_PKTINFO) and answers from it; otherwise
 // transfer sockets are bound to the unspecified address. It always returns a
-// non-nil error: ErrServerClosed after Shutdown.
+// non-nil error: ErrServerClosed after Shutdown. Like net/http's Serve, it
+// returns as soon as Shutdown stops it taking requests, not when the
+// transfers in flight end: wait for Shutdown to return for that.
 func (s *Server) Serve(pc net.PacketConn) error {
 	s.init()
 	l := newListener(pc)
@@ -457,6 +460,17 @@ func rate(bytes int64, d time.Duration) int64 {
 	return int64(float64(bytes) / d.Seconds() / 1000)
 }
 
+// RegisterOnShutdown registers f to be called by the first Shutdown, from
+// its goroutine, once the server has stopped taking requests and before it
+// waits for the transfers in flight: the moment to tell a service manager
+// that the server is stopping. f must not block for long.
+func (s *Server) RegisterOnShutdown(f func()) {
+	s.init()
+	s.mu.Lock()
+	s.onStop = append(s.onStop, f)
+	s.mu.Unlock()
+}
+
 // Shutdown stops taking requests, closes the listening sockets (in
 // SinglePort mode only once the transfers are done, since they use them),
 // and waits for transfers in flight to finish. When ctx ends first, the
@@ -465,13 +479,20 @@ func rate(bytes int64, d time.Duration) int64 {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.init()
 	s.mu.Lock()
+	first := !s.shutdown
 	s.shutdown = true
 	for l := range s.listeners {
 		if !s.SinglePort {
 			_ = l.pc.Close()
 		}
 	}
+	onStop := s.onStop
 	s.mu.Unlock()
+	if first {
+		for _, f := range onStop {
+			f()
+		}
+	}
 
 	done := make(chan struct{})
 	go func() {

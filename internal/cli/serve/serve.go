@@ -409,6 +409,9 @@ func (d *daemon) run(ctx context.Context, sigs <-chan os.Signal) int {
 	root := d.cfg.TFTP.Root
 	d.root.Store(&root)
 	srv := d.server(pc)
+	// STOPPING=1 goes out once the server no longer takes requests, so
+	// that nothing asked after it is served.
+	srv.RegisterOnShutdown(func() { d.sdnotify("STOPPING=1", d.notify.Stopping) })
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(pc) }()
 
@@ -451,7 +454,6 @@ func (d *daemon) run(ctx context.Context, sigs <-chan os.Signal) int {
 			why = "context ended"
 		case err := <-served:
 			d.log.Error("the TFTP socket failed", "err", err)
-			d.sdnotify("STOPPING=1", d.notify.Stopping)
 			sctx, cancel := context.WithTimeout(context.Background(), d.cfg.TFTP.ShutdownTimeout)
 			if err := srv.Shutdown(sctx); err != nil {
 				d.log.Warn("grace period over: transfers still running were cancelled", "grace", d.cfg.TFTP.ShutdownTimeout)
@@ -460,7 +462,6 @@ func (d *daemon) run(ctx context.Context, sigs <-chan os.Signal) int {
 			d.closeRouter()
 			return cli.ExitFailure
 		}
-		d.sdnotify("STOPPING=1", d.notify.Stopping)
 		active := srv.Stats().Active
 		d.log.Info("shutting down", "why", why, "active_transfers", active, "grace", d.cfg.TFTP.ShutdownTimeout)
 		if err := d.shutdown(srv, sigs); err != nil {
