@@ -347,10 +347,11 @@ for rep in $(seq "$REPS"); do
 	for c in $BOOTS; do
 		run_point "$rep" "$c × Pi 4 boot" "$S0/kernel8.img" --mode boots --model pi4 --serials "$SERIAL_LIST" --boot-dir "$BOOT" --concurrency "$c" --deadline $DEADLINE
 	done
-	# The client re-ACKs after its own timeout, not on a duplicate DATA
-	# block: 250 ms here, so a lost ACK costs 250 ms whatever the server,
-	# and a lost DATA block costs the server's retransmit timeout. It gives
-	# up after 20 retries (5 s of silence); the Pi's 30 s bound the file.
+	# The client answers a resent copy of the block it last acknowledged
+	# at once (its ACK was lost) and otherwise re-ACKs after its own
+	# timeout, 250 ms here; so each lost packet costs the server's
+	# retransmit timeout. It gives up after 20 retries (5 s of silence);
+	# the Pi's 30 s bound the file.
 	run_point "$rep" "$LNAME, blksize 1024, 5% loss" "$S0/loss.bin" --file "$S0/loss.bin" --blksize 1024 --loss 0.05 --seed "$rep" --timeout 250ms --retries 20 --count 1 --deadline $DEADLINE
 done
 elapsed=$(($(date -u +%s) - started))
@@ -387,8 +388,8 @@ server granted (a server without windowsize support shows window 1 on the window
 over repetitions. Each server reads the point's file (for boots, the kernel) once, untimed, before a point.
 The loss point drops 5% of packets each way in a seeded relay inside the load tool, with the Pi's 30 s
 per-file deadline; its throughput counts the bytes received by then even when the transfer timed out. Its
-client retransmits after 250 ms (giving up after 20 retries) and does not re-ACK a duplicate DATA block, so a
-lost ACK costs 250 ms with any server and the servers differ in what a lost DATA block costs them.
+client re-ACKs at once a resent copy of the block it last acknowledged (its ACK was lost) and otherwise after
+250 ms (giving up after 20 retries), so what a lost packet costs is each server's retransmit timeout.
 
 EOF
 	"$BIN/tabulate" --base nobodd-go <"$RESULTS"
