@@ -8,13 +8,15 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/nobodd-go/nobodd-go/internal/testpeer"
 )
 
 func haveIPv6(t *testing.T) {
 	t.Helper()
 	pc, err := net.ListenPacket("udp6", "[::1]:0")
 	if err != nil {
-		t.Skipf("no IPv6 loopback: %v", err)
+		testpeer.Missing(t, "IPv6 loopback: "+err.Error())
 	}
 	pc.Close()
 }

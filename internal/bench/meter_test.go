@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/nobodd-go/nobodd-go/internal/testpeer"
 )
 
 func TestProcMeterSelf(t *testing.T) {
@@ -41,10 +43,7 @@ func TestProcMeterSelf(t *testing.T) {
 }
 
 func TestProcMeterCountsChildren(t *testing.T) {
-	sleep, err := exec.LookPath("sleep")
-	if err != nil {
-		t.Skip("no sleep command")
-	}
+	sleep := testpeer.Require(t, "sleep")
 	cmd := exec.Command(sleep, "30")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nobodd-go/nobodd-go/internal/fixture"
+	"github.com/nobodd-go/nobodd-go/internal/testpeer"
 	"github.com/nobodd-go/nobodd-go/tftp"
 )
 
@@ -177,7 +178,7 @@ func TestRelayNoLossCountsNothing(t *testing.T) {
 func TestRelayIPv6(t *testing.T) {
 	pc, err := net.ListenPacket("udp6", "[::1]:0")
 	if err != nil {
-		t.Skipf("no IPv6 loopback: %v", err)
+		testpeer.Missing(t, "IPv6 loopback: "+err.Error())
 	}
 	data := fixture.Pseudo(5, 9_000)
 	srv := &tftp.Server{Handler: tftp.FileServer(fstest.MapFS{"f": &fstest.MapFile{Data: data}})}

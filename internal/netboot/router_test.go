@@ -17,6 +17,7 @@ import (
 
 	"github.com/nobodd-go/nobodd-go/config"
 	"github.com/nobodd-go/nobodd-go/internal/fixture"
+	"github.com/nobodd-go/nobodd-go/internal/testpeer"
 	"github.com/nobodd-go/nobodd-go/tftp"
 	"github.com/nobodd-go/nobodd-go/tftp/tftptest"
 )
@@ -249,7 +250,7 @@ func TestIPRestriction(t *testing.T) {
 
 	pc, err := net.ListenPacket("udp", "[::]:0")
 	if err != nil {
-		t.Skipf("no dual-stack socket: %v", err)
+		testpeer.Missing(t, "a dual-stack IPv6 socket: "+err.Error())
 	}
 	port := pc.LocalAddr().(*net.UDPAddr).Port
 	srv := &tftp.Server{Handler: r}

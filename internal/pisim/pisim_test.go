@@ -15,6 +15,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/nobodd-go/nobodd-go/internal/testpeer"
 	"github.com/nobodd-go/nobodd-go/tftp"
 	"github.com/nobodd-go/nobodd-go/tftp/tftptest"
 )
@@ -577,7 +578,7 @@ func TestLossyBoot(t *testing.T) {
 func TestBootIPv6(t *testing.T) {
 	pc, err := net.ListenPacket("udp6", "[::1]:0")
 	if err != nil {
-		t.Skipf("no IPv6 loopback: %v", err)
+		testpeer.Missing(t, "IPv6 loopback: "+err.Error())
 	}
 	files := Files(Pi4, 10000, 10000, 4)
 	fsys := fstest.MapFS{}
