@@ -153,6 +153,16 @@ type clientError struct{ e *Error }
 func (c *clientError) Error() string { return "client sent " + c.e.Error() }
 func (c *clientError) Unwrap() error { return c.e }
 
+// fromClient is the error for an ERROR packet p the client sent; a
+// malformed one still ends the transfer.
+func fromClient(p []byte) *clientError {
+	e, err := ParseError(p)
+	if err != nil {
+		e = &Error{Code: ErrUndefined, Message: "malformed ERROR packet"}
+	}
+	return &clientError{e}
+}
+
 // await receives the next packet for the transfer. It returns the packet,
 // or errTimedOut when deadline passes, or another error that ends the
 // transfer (cancellation).
@@ -329,11 +339,7 @@ func (t *transfer) handshakeRead() error {
 				return nil
 			}
 		case OpERROR:
-			e, err := ParseError(p)
-			if err != nil {
-				e = &Error{Code: ErrUndefined, Message: "malformed ERROR packet"}
-			}
-			return &clientError{e}
+			return fromClient(p)
 		default:
 			t.s.counters.badPackets.Add(1)
 		}
@@ -463,11 +469,7 @@ func (t *transfer) serveRead(src *blockSource, size int64) (Outcome, error) {
 				base = seq + 1
 				break wait
 			case OpERROR:
-				e, err := ParseError(p)
-				if err != nil {
-					e = &Error{Code: ErrUndefined, Message: "malformed ERROR packet"}
-				}
-				return t.fail(&clientError{e})
+				return t.fail(fromClient(p))
 			default:
 				c.badPackets.Add(1)
 			}
@@ -616,11 +618,7 @@ func (t *transfer) receiveWrite(w io.Writer, flush func() error) (Outcome, error
 				}
 			}
 		case OpERROR:
-			e, err := ParseError(p)
-			if err != nil {
-				e = &Error{Code: ErrUndefined, Message: "malformed ERROR packet"}
-			}
-			return t.fail(&clientError{e})
+			return t.fail(fromClient(p))
 		default:
 			c.badPackets.Add(1)
 		}
