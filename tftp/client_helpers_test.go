@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"sync"
 	"testing"
@@ -370,8 +371,18 @@ func (s *statsSink) next(tb testing.TB) *TransferStats {
 }
 
 // startServer serves s on a fresh loopback socket and returns its address.
+// engineEnv, set to "goroutine", makes startServer run read transfers in
+// goroutines instead of event loops (TestGoroutineEngine re-runs the read
+// tests so).
+const engineEnv = "NOBODD_TFTP_ENGINE"
+
+func goroutineEngine() bool { return os.Getenv(engineEnv) == "goroutine" }
+
 func startServer(tb testing.TB, s *Server, network, addr string) netip.AddrPort {
 	tb.Helper()
+	if goroutineEngine() {
+		s.EventLoops = -1
+	}
 	pc, err := net.ListenPacket(network, addr)
 	if err != nil {
 		tb.Fatalf("listen: %v", err)

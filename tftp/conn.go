@@ -200,14 +200,23 @@ func listenTransfer(laddr netip.Addr, peer netip.AddrPort, min, max int) (*net.U
 	if !ip.IsValid() || (ip.Is4() != (network == "udp4")) {
 		ip = netip.Addr{} // bind to the unspecified address of the peer's family
 	}
-	bind := func(port int) (*net.UDPConn, error) {
+	var conn *net.UDPConn
+	err := bindPort(min, max, func(port int) error {
 		ua := &net.UDPAddr{Port: port}
 		if ip.IsValid() {
 			ua.IP = net.IP(ip.AsSlice())
 			ua.Zone = ip.Zone()
 		}
-		return net.ListenUDP(network, ua)
-	}
+		var err error
+		conn, err = net.ListenUDP(network, ua)
+		return err
+	})
+	return conn, err
+}
+
+// bindPort calls bind with port 0 when max <= 0 (the kernel picks), else
+// with the ports of [min, max] from a random start until one is free.
+func bindPort(min, max int, bind func(port int) error) error {
 	if max <= 0 {
 		return bind(0)
 	}
@@ -218,22 +227,22 @@ func listenTransfer(laddr netip.Addr, peer netip.AddrPort, min, max int) (*net.U
 		max = 65535
 	}
 	if min > max {
-		return nil, fmt.Errorf("tftp: port range %d..%d is empty", min, max)
+		return fmt.Errorf("tftp: port range %d..%d is empty", min, max)
 	}
 	n := max - min + 1
 	start := rand.IntN(n)
 	var lastErr error
 	for i := 0; i < n; i++ {
-		c, err := bind(min + (start+i)%n)
+		err := bind(min + (start+i)%n)
 		if err == nil {
-			return c, nil
+			return nil
 		}
 		lastErr = err
 		if !errors.Is(err, syscall.EADDRINUSE) && !errors.Is(err, syscall.EACCES) {
-			return nil, err
+			return err
 		}
 	}
-	return nil, fmt.Errorf("tftp: no free port in %d..%d: %w", min, max, lastErr)
+	return fmt.Errorf("tftp: no free port in %d..%d: %w", min, max, lastErr)
 }
 
 func newUDPTransport(s *Server, ctx context.Context, conn *net.UDPConn, peer netip.AddrPort) *udpTransport {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -53,6 +54,16 @@ type Server struct {
 	// in on, instead of one socket per transfer. Clients are told apart by
 	// address and port.
 	SinglePort bool
+	// EventLoops is how many event loops run the data phase of read
+	// transfers (Linux only). A loop is one goroutine that waits with
+	// epoll(7) on the sockets of all its transfers, so a storm of
+	// lock-step transfers costs no goroutine wake-up per block. 0 means
+	// one loop per GOMAXPROCS; a negative value runs every read transfer
+	// in its own goroutine, as write transfers and SinglePort always are.
+	// A loop reads the content itself: a Handler whose ReaderAt can block
+	// for long (a network file system, a slow device) stalls every
+	// transfer on that loop, so such servers should set -1.
+	EventLoops int
 	// PortMin and PortMax bound the local ports of transfer sockets; with
 	// PortMax 0 the kernel picks any free port. Unused with SinglePort.
 	PortMin, PortMax int
@@ -74,6 +85,7 @@ type Server struct {
 	wg        sync.WaitGroup              // transfers
 	serving   sync.WaitGroup              // Serve loops
 	counters  counters
+	loops     loopSet
 }
 
 func (s *Server) init() {
@@ -118,6 +130,13 @@ func (s *Server) maxWindow() int {
 		return 64
 	}
 	return min(s.MaxWindowSize, 32768)
+}
+
+func (s *Server) eventLoops() int {
+	if s.EventLoops == 0 {
+		return runtime.GOMAXPROCS(0)
+	}
+	return s.EventLoops
 }
 
 func (s *Server) logger() *slog.Logger {
@@ -290,14 +309,24 @@ func (s *Server) run(l *listener, ep *endpoint, rp *RequestPacket, src netip.Add
 	if ep != nil {
 		t.tr = ep
 	} else {
-		conn, lerr := listenTransfer(dst, src, s.PortMin, s.PortMax)
+		var lerr error
+		if rp.Op == OpRRQ && s.eventLoops() > 0 && loopsSupported() {
+			var lt *loopTransport
+			if lt, lerr = listenLoop(s, dst, src, s.PortMin, s.PortMax); lerr == nil {
+				t.tr = lt
+			}
+		} else {
+			var conn *net.UDPConn
+			if conn, lerr = listenTransfer(dst, src, s.PortMin, s.PortMax); lerr == nil {
+				t.tr = newUDPTransport(s, ctx, conn, src)
+			}
+		}
 		if lerr != nil {
 			err = fmt.Errorf("opening transfer socket on %v: %w", dst, lerr)
 			outcome = Failed
 			_ = l.writeTo(AppendError(nil, ErrUndefined, "server busy"), src, dst, ifIndex)
 			return
 		}
-		t.tr = newUDPTransport(s, ctx, conn, src)
 	}
 	defer t.tr.close()
 	st.LocalAddr = t.tr.local()

@@ -301,180 +301,222 @@ type slot struct {
 	resent bool
 }
 
-// handshakeRead sends the OACK of a read transfer and waits for ACK 0.
-func (t *transfer) handshakeRead() error {
-	oack := AppendOACK(nil, t.neg.reply)
-	sentAt, resent := time.Now(), false
-	deadline := sentAt.Add(t.rto.rto)
-	if err := t.tr.send(oack); err != nil {
-		return err
+// reader is the sending side of an RRQ as a state machine: a driver feeds it
+// the packets that arrive from the client and the expiry of its deadline,
+// and it sends what the protocol asks for through the transfer's transport.
+// The goroutine driver (serveRead) and the event loops (loop_linux.go) run
+// the same machine, so both behave identically on the wire.
+type reader struct {
+	t       *transfer
+	src     *blockSource
+	B, W    int64
+	lastSeq int64 // the final block, or -1 while the size is unknown
+	slots   []slot
+	batch   [][]byte
+
+	// OACK handshake: the OACK, when it was sent, and whether it has been
+	// resent (no RTT sample then). oack is nil once ACK 0 arrived.
+	oack       []byte
+	oackSentAt time.Time
+	oackResent bool
+
+	base, filled, sent int64 // first unacknowledged, next to read, last sent
+	timeouts           int   // consecutive timeouts
+	deadline           time.Time
+
+	done    bool
+	outcome Outcome
+	err     error
+}
+
+func newReader(t *transfer, src *blockSource, size int64) *reader {
+	r := &reader{t: t, src: src, B: int64(t.neg.blockSize), W: int64(t.neg.windowSize), lastSeq: -1,
+		base: 1, filled: 1}
+	if size >= 0 {
+		r.lastSeq = size/r.B + 1
 	}
-	timeouts := 0
-	for {
-		p, err := t.await(deadline)
-		if errors.Is(err, errTimedOut) {
-			timeouts++
-			t.stats.Timeouts++
-			if timeouts > t.s.retries() {
-				return err
-			}
-			t.rto.backoff()
-			resent = true
-			if err := t.tr.send(oack); err != nil {
-				return err
-			}
-			deadline = time.Now().Add(t.rto.rto)
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		op, _ := ParseOpcode(p)
-		switch op {
-		case OpACK:
-			if blk, err := ParseAck(p); err == nil && blk == 0 {
-				if !resent {
-					t.rto.sample(time.Since(sentAt))
-				}
-				return nil
-			}
-		case OpERROR:
-			return fromClient(p)
-		default:
-			t.s.counters.badPackets.Add(1)
-		}
+	nslots := r.W
+	if r.lastSeq >= 0 && r.lastSeq < nslots {
+		nslots = r.lastSeq
+	}
+	r.slots = make([]slot, nslots)
+	for i := range r.slots {
+		r.slots[i].buf = make([]byte, 4+r.B)
+	}
+	r.batch = make([][]byte, 0, r.W)
+	return r
+}
+
+// end finishes the transfer with the outcome of t.fail or of success.
+func (r *reader) end(o Outcome, err error) {
+	r.done, r.outcome, r.err = true, o, err
+}
+
+// start sends the OACK, or the first window when no option was accepted.
+func (r *reader) start(now time.Time) {
+	t := r.t
+	if len(t.neg.reply) == 0 {
+		r.sendWindow(now)
+		return
+	}
+	r.oack = AppendOACK(nil, t.neg.reply)
+	r.oackSentAt = now
+	r.deadline = now.Add(t.rto.rto)
+	if err := t.tr.send(r.oack); err != nil {
+		r.end(t.fail(err))
 	}
 }
 
-// serveRead runs the sending side of an RRQ.
-func (t *transfer) serveRead(src *blockSource, size int64) (Outcome, error) {
-	B := int64(t.neg.blockSize)
-	W := int64(t.neg.windowSize)
-	lastSeq := int64(-1)
-	if size >= 0 {
-		lastSeq = size/B + 1
+// sendWindow reads and sends what the window allows.
+func (r *reader) sendWindow(now time.Time) {
+	t := r.t
+	end := r.base + r.W - 1
+	if r.lastSeq >= 0 && end > r.lastSeq {
+		end = r.lastSeq
 	}
-	if len(t.neg.reply) > 0 {
-		if err := t.handshakeRead(); err != nil {
-			return t.fail(err)
-		}
-	}
-	nslots := W
-	if lastSeq >= 0 && lastSeq < nslots {
-		nslots = lastSeq
-	}
-	slots := make([]slot, nslots)
-	for i := range slots {
-		slots[i].buf = make([]byte, 4+B)
-	}
-	c := &t.s.counters
-	batch := make([][]byte, 0, W)
-	base, filled, sent := int64(1), int64(1), int64(0)
-	timeouts := 0
-	var deadline time.Time
-	for {
-		// Send what the window allows.
-		end := base + W - 1
-		if lastSeq >= 0 && end > lastSeq {
-			end = lastSeq
-		}
-		now := time.Now()
-		for seq := base; seq <= end; seq++ {
-			sl := &slots[seq%nslots]
-			if seq >= filled {
-				if t.rolled == RolloverOff && seq > 65535 {
-					if seq > base {
-						break // send and get ACKs for the blocks before it first
-					}
-					return t.fail(&Error{Code: ErrUndefined, Message: fmt.Sprintf(
-						"file needs more than 65535 blocks of %d bytes and block number rollover is off", B)})
+	nslots := int64(len(r.slots))
+	for seq := r.base; seq <= end; seq++ {
+		sl := &r.slots[seq%nslots]
+		if seq >= r.filled {
+			if t.rolled == RolloverOff && seq > 65535 {
+				if seq > r.base {
+					break // send and get ACKs for the blocks before it first
 				}
-				n, err := src.read(sl.buf[4:], seq)
-				if err != nil {
-					return t.fail(fmt.Errorf("reading block %d of %q: %w", seq, t.req.Filename, err))
-				}
-				PutDataHeader(sl.buf, t.wire(seq))
-				sl.n = 4 + n
-				filled = seq + 1
-				if int64(n) < B {
-					lastSeq, end = seq, seq
-				}
+				r.end(t.fail(&Error{Code: ErrUndefined, Message: fmt.Sprintf(
+					"file needs more than 65535 blocks of %d bytes and block number rollover is off", r.B)}))
+				return
 			}
-			if seq > sent {
-				batch = append(batch, sl.buf[:sl.n])
-				sl.sentAt, sl.resent = now, false
-				sent = seq
-				t.count(int64(sl.n - 4))
-				deadline = now.Add(t.rto.rto)
-			}
-		}
-		if err := t.flush(&batch); err != nil {
-			return t.fail(err)
-		}
-		// Wait for an ACK that moves the window.
-	wait:
-		for {
-			p, err := t.await(deadline)
-			if errors.Is(err, errTimedOut) {
-				timeouts++
-				t.stats.Timeouts++
-				if timeouts > t.s.retries() {
-					return t.fail(fmt.Errorf("no ACK for block %d after %d timeouts: %w", base, timeouts-1, errTimedOut))
-				}
-				t.rto.backoff()
-				now := time.Now()
-				for seq := base; seq <= sent; seq++ {
-					batch = t.resend(batch, &slots[seq%nslots], now)
-				}
-				if err := t.flush(&batch); err != nil {
-					return t.fail(err)
-				}
-				deadline = now.Add(t.rto.rto)
-				continue
-			}
+			n, err := r.src.read(sl.buf[4:], seq)
 			if err != nil {
-				return t.fail(err)
+				r.end(t.fail(fmt.Errorf("reading block %d of %q: %w", seq, t.req.Filename, err)))
+				return
 			}
-			op, _ := ParseOpcode(p)
-			switch op {
-			case OpACK:
-				blk, err := ParseAck(p)
-				if err != nil {
-					c.badPackets.Add(1)
-					continue
-				}
-				seq := t.seqAtOrBefore(blk, sent)
-				if seq < base {
-					continue // duplicate or stale: never a reason to resend
-				}
-				sl := &slots[seq%nslots]
-				if !sl.resent {
-					t.rto.sample(time.Since(sl.sentAt))
-				} else if timeouts > 0 {
-					t.rto.progress()
-				}
-				timeouts = 0
-				if seq == lastSeq {
-					return Completed, nil
-				}
-				if seq < sent {
-					// RFC 7440: the client missed block seq+1; go back.
-					t.stats.Rewinds++
-					now := time.Now()
-					for s := seq + 1; s <= sent; s++ {
-						batch = t.resend(batch, &slots[s%nslots], now)
-					}
-					deadline = now.Add(t.rto.rto)
-				}
-				base = seq + 1
-				break wait
-			case OpERROR:
-				return t.fail(fromClient(p))
-			default:
-				c.badPackets.Add(1)
+			PutDataHeader(sl.buf, t.wire(seq))
+			sl.n = 4 + n
+			r.filled = seq + 1
+			if int64(n) < r.B {
+				r.lastSeq, end = seq, seq
 			}
 		}
+		if seq > r.sent {
+			r.batch = append(r.batch, sl.buf[:sl.n])
+			sl.sentAt, sl.resent = now, false
+			r.sent = seq
+			t.count(int64(sl.n - 4))
+			r.deadline = now.Add(t.rto.rto)
+		}
 	}
+	if err := t.flush(&r.batch); err != nil {
+		r.end(t.fail(err))
+	}
+}
+
+// expire handles the passing of the deadline: resend, or give up after
+// too many timeouts in a row.
+func (r *reader) expire(now time.Time) {
+	t := r.t
+	r.timeouts++
+	t.stats.Timeouts++
+	if r.timeouts > t.s.retries() {
+		if r.oack != nil {
+			r.end(t.fail(errTimedOut))
+		} else {
+			r.end(t.fail(fmt.Errorf("no ACK for block %d after %d timeouts: %w", r.base, r.timeouts-1, errTimedOut)))
+		}
+		return
+	}
+	t.rto.backoff()
+	r.deadline = now.Add(t.rto.rto)
+	if r.oack != nil {
+		r.oackResent = true
+		if err := t.tr.send(r.oack); err != nil {
+			r.end(t.fail(err))
+		}
+		return
+	}
+	nslots := int64(len(r.slots))
+	for seq := r.base; seq <= r.sent; seq++ {
+		r.batch = t.resend(r.batch, &r.slots[seq%nslots], now)
+	}
+	if err := t.flush(&r.batch); err != nil {
+		r.end(t.fail(err))
+	}
+}
+
+// packet handles a packet from the client.
+func (r *reader) packet(p []byte, now time.Time) {
+	t := r.t
+	op, _ := ParseOpcode(p)
+	switch op {
+	case OpACK:
+		blk, err := ParseAck(p)
+		if err != nil {
+			t.s.counters.badPackets.Add(1)
+			return
+		}
+		if r.oack != nil {
+			if blk == 0 {
+				if !r.oackResent {
+					t.rto.sample(now.Sub(r.oackSentAt))
+				}
+				r.oack, r.timeouts = nil, 0
+				r.sendWindow(now)
+			}
+			return
+		}
+		seq := t.seqAtOrBefore(blk, r.sent)
+		if seq < r.base {
+			return // duplicate or stale: never a reason to resend
+		}
+		nslots := int64(len(r.slots))
+		sl := &r.slots[seq%nslots]
+		if !sl.resent {
+			t.rto.sample(now.Sub(sl.sentAt))
+		} else if r.timeouts > 0 {
+			t.rto.progress()
+		}
+		r.timeouts = 0
+		if seq == r.lastSeq {
+			r.end(Completed, nil)
+			return
+		}
+		if seq < r.sent {
+			// RFC 7440: the client missed block seq+1; go back.
+			t.stats.Rewinds++
+			for s := seq + 1; s <= r.sent; s++ {
+				r.batch = t.resend(r.batch, &r.slots[s%nslots], now)
+			}
+			r.deadline = now.Add(t.rto.rto)
+		}
+		r.base = seq + 1
+		r.sendWindow(now)
+	case OpERROR:
+		r.end(t.fail(fromClient(p)))
+	default:
+		t.s.counters.badPackets.Add(1)
+	}
+}
+
+// serveRead runs the sending side of an RRQ: on an event loop when the
+// transport belongs to one, else in this goroutine.
+func (t *transfer) serveRead(src *blockSource, size int64) (Outcome, error) {
+	r := newReader(t, src, size)
+	if lt, ok := t.tr.(*loopTransport); ok {
+		return lt.run(r)
+	}
+	r.start(time.Now())
+	for !r.done {
+		p, err := t.await(r.deadline)
+		switch {
+		case errors.Is(err, errTimedOut):
+			r.expire(time.Now())
+		case err != nil:
+			r.end(t.fail(err))
+		default:
+			r.packet(p, time.Now())
+		}
+	}
+	return r.outcome, r.err
 }
 
 // resend queues a block to be sent again.

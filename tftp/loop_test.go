@@ -1,0 +1,149 @@
+package tftp
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"regexp"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The read-side tests, re-run by TestGoroutineEngine with every read
+// transfer in its own goroutine: both engines drive the same state machine
+// and must behave identically on the wire.
+var readTests = []string{
+	"TestUnknownTID", "TestDuplicateAckNoResend", "TestWindowRewind",
+	"TestAbortAfterOACKIsQuiet", "TestNetASCIIRead", "TestOACKContents",
+	"TestLossyTransfers", "TestStuckClientReleased", "TestShutdownGraceful",
+	"TestRollover", "TestRolloverOff", "TestRolloverOffUnknownSize",
+	"TestReadOctet", "TestRequestErrors", "TestContentLongerThanSize",
+	"TestRepliesFromRequestAddress", "TestPortRange", "TestPi4BootSequence",
+	"TestLoopHandlerPanic",
+}
+
+func TestGoroutineEngine(t *testing.T) {
+	if goroutineEngine() {
+		t.Skip("already running with the goroutine engine")
+	}
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run", "^("+strings.Join(readTests, "|")+")$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), engineEnv+"=goroutine")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("read tests with the goroutine engine: %v\n%s", err, out)
+	}
+	passed := regexp.MustCompile(`(?m)^--- PASS: (\w+)`).FindAllSubmatch(out, -1)
+	seen := map[string]bool{}
+	for _, m := range passed {
+		seen[string(m[1])] = true
+	}
+	for _, name := range readTests {
+		if !seen[name] {
+			t.Errorf("%s did not pass with the goroutine engine:\n%s", name, out)
+		}
+	}
+}
+
+// panicky panics when read past half of its content.
+type panicky struct{ data []byte }
+
+func (p panicky) ReadAt(b []byte, off int64) (int, error) {
+	if off > int64(len(p.data)/2) {
+		panic("simulated content failure")
+	}
+	if off >= int64(len(p.data)) {
+		return 0, io.EOF
+	}
+	n := copy(b, p.data[off:])
+	if n < len(b) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// A handler whose content panics ends its own transfer with an ERROR, and
+// the server (and the loop) go on serving others.
+func TestLoopHandlerPanic(t *testing.T) {
+	big := pattern(200_000)
+	good := pattern(70_000)
+	sink := newStatsSink()
+	srv := &Server{OnTransfer: sink.on, Handler: HandlerFunc(func(r *Request) (io.ReaderAt, int64, error) {
+		if r.Filename == "bad" {
+			return panicky{big}, int64(len(big)), nil
+		}
+		return bytes.NewReader(good), int64(len(good)), nil
+	})}
+	addr := startServer(t, srv, "udp4", "127.0.0.1:0")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var c Client
+	_, err := c.Get(ctx, addr.String(), "bad", io.Discard)
+	var te *Error
+	if !errors.As(err, &te) || te.Code != ErrUndefined {
+		t.Fatalf("Get bad = %v, want ERROR 0", err)
+	}
+	st := sink.next(t)
+	if st.Outcome != Failed || st.Err == nil || !strings.Contains(st.Err.Error(), "panic") {
+		t.Errorf("stats of the failed transfer: %+v", st)
+	}
+	var buf bytes.Buffer
+	if _, err := c.Get(ctx, addr.String(), "good", &buf); err != nil || !bytes.Equal(buf.Bytes(), good) {
+		t.Fatalf("Get good after the panic: %v, %d bytes", err, buf.Len())
+	}
+}
+
+// Transfers spread over the loops, every byte arrives, and the loops end
+// once idle.
+func TestLoopsSpreadAndStop(t *testing.T) {
+	if goroutineEngine() || !loopsSupported() {
+		t.Skip("event loops not in use")
+	}
+	data := pattern(300_000)
+	srv := &Server{EventLoops: 3, Handler: oneFile("f", data)}
+	addr := startServer(t, srv, "udp4", "127.0.0.1:0")
+	baseG := runtime.NumGoroutine()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const n = 12
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			c := Client{BlockSize: 512 + 100*i, WindowSize: 1 + i%4}
+			var buf bytes.Buffer
+			_, err := c.Get(ctx, addr.String(), "f", &buf)
+			if err == nil && !bytes.Equal(buf.Bytes(), data) {
+				err = fmt.Errorf("client %d: %d bytes differ from the file", i, buf.Len())
+			}
+			errs <- err
+		}()
+	}
+	maxRunning := 0
+	for i := 0; i < n; i++ {
+		if r := srv.loops.running(); r > maxRunning {
+			maxRunning = r
+		}
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if maxRunning > 3 {
+		t.Errorf("%d loops ran, EventLoops is 3", maxRunning)
+	}
+	waitFor(t, "the loops to stop", func() bool {
+		return srv.loops.running() == 0 && runtime.NumGoroutine() <= baseG
+	})
+	if c := srv.Stats(); c.Completed != n {
+		t.Errorf("counters %+v", c)
+	}
+}
