@@ -50,7 +50,16 @@ func (r *rtoTimer) progress() {
 	r.rto = min(max(r.srtt+max(4*r.rttvar, time.Millisecond), r.min), r.max)
 }
 
-func (r *rtoTimer) backoff() {
+// backoff doubles the timer after the consecutive-th expiry in a row. A
+// first expiry while the estimate (SRTT + 4·RTTVAR) lies below the floor
+// keeps the floor: the round trip is then far shorter than the floor, so
+// the expiry means a lost packet, not a slower path, and doubling would
+// make every single loss cost two floors. From the second expiry in a row
+// the timer doubles, as RFC 6298 asks.
+func (r *rtoTimer) backoff(consecutive int) {
+	if consecutive <= 1 && r.sampled && !r.fixed && r.srtt+4*r.rttvar < r.min {
+		return
+	}
 	r.rto = min(2*r.rto, r.max)
 }
 
@@ -425,7 +434,7 @@ func (r *reader) expire(now time.Time) {
 		}
 		return
 	}
-	t.rto.backoff()
+	t.rto.backoff(r.timeouts)
 	r.deadline = now.Add(t.rto.rto)
 	if r.oack != nil {
 		r.oackResent = true
