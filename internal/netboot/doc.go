@@ -19,6 +19,12 @@
 //     a transfer reads it cannot be made safe and is not supported.
 //   - Boards are matched by the first path element only. When several boards
 //     share an ip, an unprefixed request goes to the first of them by name.
+//   - The block cache (see Cache below) holds at most Config.CacheBytes bytes
+//     (DefaultCacheBytes, 16 MiB, when 0) for all images together; files of
+//     the root directory are not cached (the kernel's page cache serves
+//     them). Its least-recently-used eviction is not scan-resistant: when
+//     the files a storm of boards reads exceed the budget, chunks are read
+//     from the image again, at worst once per board as without the cache.
 //
 // # Routing
 //
@@ -42,10 +48,28 @@
 // short message; the full reason, with the image path, goes to the log at
 // Error level. Host paths are never sent to clients.
 //
+// # Cache
+//
+// Files of boot partitions are read through a block cache, so that a storm
+// of boards booting from one image reads each part of a file from the image
+// once rather than once per board. It holds aligned chunks of 64 KiB (the
+// last chunk of a file shorter) keyed by the file's first cluster and size,
+// and belongs to the image's view: a replaced image gets a new view and so
+// an empty cache, and never serves bytes of the version it replaced; the
+// old view's chunks go when its last transfer ends. A chunk wanted by
+// several transfers at once is read once, the others waiting for it. One
+// budget is shared by all views, evicting the least recently used chunk
+// first, so that memory does not grow with the count of images and the one
+// being booted gets the room; a chunk that cannot fit because the whole
+// budget is held by chunks being read is read directly, not cached.
+// Reading through the cache gives the same bytes and the same errors as
+// reading the file directly; a read error is never cached. CacheBytes < 0
+// turns the cache off.
+//
 // # Reloading
 //
 // Reconfigure swaps the routing table atomically: requests already routed
 // carry on with the image they opened, new requests see the new table.
 // Images of boards that no longer exist are closed when their last transfer
-// ends.
+// ends. A new CacheBytes applies at once.
 package netboot

@@ -24,6 +24,10 @@ type Config struct {
 	// Root is a directory served to requests no board answers; "" serves
 	// none. It is opened on each request, so it need not exist yet.
 	Root string
+	// CacheBytes is the budget of the block cache of boot partition files,
+	// shared by all images (see the package doc): 0 means
+	// DefaultCacheBytes, a negative value turns the cache off.
+	CacheBytes int64
 }
 
 // Router is a tftp.Handler routing requests to boards; see the package doc.
@@ -31,9 +35,12 @@ type Config struct {
 type Router struct {
 	log   *slog.Logger
 	table atomic.Pointer[table]
+	cache *blockCache
+	wrap  func(io.ReaderAt) io.ReaderAt // when set (by tests), what images are read through
 
-	mu    sync.Mutex // serialises Reconfigure and Close; guards slots
-	slots map[slotKey]*slot
+	mu         sync.Mutex // serialises Reconfigure and Close; guards slots and cacheBytes
+	slots      map[slotKey]*slot
+	cacheBytes int64 // Config.CacheBytes of the last Reconfigure
 }
 
 // table is one immutable routing table.
@@ -51,10 +58,16 @@ type entry struct {
 // New returns a Router serving c; logger receives its log lines (nil
 // discards them).
 func New(c Config, logger *slog.Logger) *Router {
+	return newRouter(c, logger, nil)
+}
+
+// newRouter is New with every image read through wrap (nil: directly).
+func newRouter(c Config, logger *slog.Logger, wrap func(io.ReaderAt) io.ReaderAt) *Router {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	r := &Router{log: logger, slots: make(map[slotKey]*slot)}
+	r := &Router{log: logger, slots: make(map[slotKey]*slot), wrap: wrap,
+		cache: newBlockCache(cacheBudget(c.CacheBytes))}
 	r.Reconfigure(c)
 	return r
 }
@@ -62,17 +75,24 @@ func New(c Config, logger *slog.Logger) *Router {
 // Reconfigure replaces the routing table with one for c, atomically:
 // requests routed before it keep the image they opened, requests after it
 // see c. Images no board of c uses are closed once their last transfer ends;
-// images still used stay open.
+// images still used stay open. A new CacheBytes applies at once: a smaller
+// budget evicts chunks down to it.
 func (r *Router) Reconfigure(c Config) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.reconfigure(c)
+}
+
+func (r *Router) reconfigure(c Config) {
+	r.cacheBytes = c.CacheBytes
+	r.cache.setBudget(cacheBudget(c.CacheBytes))
 	t := &table{byPrefix: make(map[string]*entry), root: c.Root}
 	used := make(map[slotKey]*slot)
 	for _, b := range c.Boards {
 		k := slotKey{b.Image, b.Partition}
 		s := r.slots[k]
 		if s == nil {
-			s = &slot{key: k, log: r.log}
+			s = &slot{key: k, log: r.log, cache: r.cache, wrap: r.wrap}
 		}
 		used[k] = s
 		e := &entry{board: b, slot: s}
@@ -95,7 +115,9 @@ func (r *Router) Reconfigure(c Config) {
 // Close closes every image once its transfers have ended. Requests after
 // Close are answered as if no board were configured.
 func (r *Router) Close() error {
-	r.Reconfigure(Config{})
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reconfigure(Config{CacheBytes: r.cacheBytes})
 	return nil
 }
 
@@ -210,7 +232,7 @@ func (r *Router) serveBoard(e *entry, name string, req *tftp.Request) (io.Reader
 		}
 		return nil, 0, &tftp.Error{Code: tftp.ErrNotFound, Message: fmt.Sprintf("%q is a directory", req.Filename)}
 	}
-	return &content{f: ff, v: v}, ff.Size(), nil
+	return newContent(ff, v), ff.Size(), nil
 }
 
 // serveRoot opens name in the root directory, through an os.Root so that

@@ -24,7 +24,7 @@ import (
 
 // piDisk builds an MBR image: partition 1 FAT32 with tree, partition 2 an
 // empty Linux partition.
-func piDisk(t *testing.T, tree fixture.Tree) *fixture.DiskImage {
+func piDisk(t testing.TB, tree fixture.Tree) *fixture.DiskImage {
 	t.Helper()
 	return fixture.NewDisk(t, fixture.Disk{Label: "dos", Partitions: []fixture.Partition{
 		{Type: "c", Size: 34 << 20, FAT: &fixture.FAT{Type: 32, Tree: tree}},

@@ -25,8 +25,10 @@ type slotKey struct {
 // slot holds the open view of one image partition, shared by every board
 // that uses it and by every routing table that names it.
 type slot struct {
-	key slotKey
-	log *slog.Logger
+	key   slotKey
+	log   *slog.Logger
+	cache *blockCache
+	wrap  func(io.ReaderAt) io.ReaderAt // when set (by tests), what the image is read through
 
 	mu      sync.Mutex
 	cur     *view // nil until the first request, or after a failure
@@ -48,23 +50,26 @@ func idOf(st fs.FileInfo) fileID {
 	return id
 }
 
-// view is one opened version of an image: the file, its partition table and
-// the FAT file system of the partition. It is reference counted: the slot
-// holds one reference while the view is current, and every file served from
-// it holds one until its transfer ends. The last release closes the file.
+// view is one opened version of an image: the file, its partition table,
+// the FAT file system of the partition and the cached chunks of its files.
+// It is reference counted: the slot holds one reference while the view is
+// current, and every file served from it holds one until its transfer ends.
+// The last release drops the cached chunks and closes the file.
 type view struct {
-	refs atomic.Int64
-	f    *os.File
-	id   fileID
-	fsys *fatfs.FS
-	log  *slog.Logger
-	key  slotKey
+	refs  atomic.Int64
+	f     *os.File
+	id    fileID
+	fsys  *fatfs.FS
+	cache *viewCache
+	log   *slog.Logger
+	key   slotKey
 }
 
 func (v *view) release() {
 	if v.refs.Add(-1) != 0 {
 		return
 	}
+	v.cache.drop()
 	if err := v.f.Close(); err != nil {
 		v.log.Warn("closing image", "image", v.key.image, "err", err)
 	}
@@ -176,7 +181,11 @@ func (s *slot) openFile(f *os.File) (*view, error) {
 		return nil, &imageError{Client: "boot image not available",
 			Err: fmt.Errorf("%s: not a regular file or block device (%v)", s.key.image, st.Mode().Type())}
 	}
-	img, err := image.New(f, size, s.key.image)
+	var ra io.ReaderAt = f
+	if s.wrap != nil {
+		ra = s.wrap(f)
+	}
+	img, err := image.New(ra, size, s.key.image)
 	if err != nil {
 		return nil, &imageError{Client: "boot image unreadable", Err: err}
 	}
@@ -189,21 +198,43 @@ func (s *slot) openFile(f *os.File) (*view, error) {
 		return nil, &imageError{Client: fmt.Sprintf("partition %d of boot image is not FAT", s.key.partition),
 			Err: fmt.Errorf("%v: not a FAT file system: %w", p, err)}
 	}
-	return &view{f: f, id: idOf(st), fsys: fsys, log: s.log, key: s.key}, nil
+	return &view{f: f, id: idOf(st), fsys: fsys, cache: s.cache.newView(), log: s.log, key: s.key}, nil
 }
 
 // content is a file served from a view; closing it releases the view.
 type content struct {
-	f    *fatfs.File
-	v    *view
-	once sync.Once
+	f      *fatfs.File
+	v      *view
+	key    fileKey
+	cached bool // key names the file: its reads go through the view's cache
+	closed atomic.Bool
+	once   sync.Once
 }
 
-func (c *content) ReadAt(p []byte, off int64) (int, error) { return c.f.ReadAt(p, off) }
+func newContent(f *fatfs.File, v *view) *content {
+	c := &content{f: f, v: v}
+	// An empty file, or one whose entry has no first cluster, is read
+	// directly: its key would not tell it from another.
+	if st, err := f.Stat(); err == nil && f.Size() > 0 {
+		if ei, ok := st.Sys().(*fatfs.EntryInfo); ok && ei.FirstCluster != 0 {
+			c.key, c.cached = fileKey{ei.FirstCluster, f.Size()}, true
+		}
+	}
+	return c
+}
+
+// ReadAt reads like fatfs.File.ReadAt, through the view's cache.
+func (c *content) ReadAt(p []byte, off int64) (int, error) {
+	if !c.cached || off < 0 || c.closed.Load() {
+		return c.f.ReadAt(p, off) // errors included
+	}
+	return c.readCached(p, off)
+}
 
 func (c *content) Close() error {
 	var err error
 	c.once.Do(func() {
+		c.closed.Store(true)
 		err = c.f.Close()
 		c.v.release()
 	})
