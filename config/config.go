@@ -22,8 +22,11 @@ const (
 	// DefaultShutdownTimeout is how long transfers in flight may finish
 	// after SIGTERM or SIGINT.
 	DefaultShutdownTimeout = 30 * time.Second
-	DefaultPartition       = 1 // the first partition: the Pi OS boot partition
-	DefaultLogFormat       = "text"
+	// DefaultCacheSize is the budget of the cache of boot-file chunks
+	// shared by every image: 16 MiB holds a Pi 4's boot set.
+	DefaultCacheSize = 16 << 20
+	DefaultPartition = 1 // the first partition: the Pi OS boot partition
+	DefaultLogFormat = "text"
 )
 
 // Special values of TFTP.Listen.
@@ -92,6 +95,9 @@ type TFTP struct {
 	// ShutdownTimeout is how long transfers in flight may finish after
 	// SIGTERM or SIGINT before they are cancelled.
 	ShutdownTimeout time.Duration
+	// CacheSize is the byte budget of the cache of boot-file chunks read
+	// from images, shared by every board; 0 turns the cache off.
+	CacheSize int64
 }
 
 // Log holds the [log] table.
@@ -214,6 +220,7 @@ func Default() Config {
 			MaxBlockSize:    DefaultMaxBlockSize,
 			MaxWindowSize:   DefaultMaxWindowSize,
 			ShutdownTimeout: DefaultShutdownTimeout,
+			CacheSize:       DefaultCacheSize,
 		},
 		Log: Log{Format: DefaultLogFormat},
 	}

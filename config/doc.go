@@ -59,6 +59,7 @@
 //	includedir      = ""         directory of *.toml snippets; "" = none.
 //	writable        = false      accept create-only uploads into root.
 //	shutdown-timeout = "30s"     how long transfers may finish after SIGTERM.
+//	cache-size      = "16MiB"    memory for boot-file chunks read from images; 0 = off.
 //
 //	[log]
 //	format          = "text"     "text" or "json".

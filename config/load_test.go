@@ -115,6 +115,7 @@ single-port = true
 port-range = "40000-40100"
 writable = true
 shutdown-timeout = "5s"
+cache-size = "64MiB"
 
 [log]
 format = "json"
@@ -134,7 +135,7 @@ prefix = "rack-1"
 			Timeout: 2 * time.Second, MinTimeout: 250 * time.Millisecond, Retries: 7,
 			MaxBlockSize: 1468, MaxWindowSize: 16, Rollover: RolloverOff, MaxTransfers: 100,
 			SinglePort: true, PortMin: 40000, PortMax: 40100,
-			Writable: true, ShutdownTimeout: 5 * time.Second,
+			Writable: true, ShutdownTimeout: 5 * time.Second, CacheSize: 64 << 20,
 		},
 		Log: Log{Format: "json", Verbose: true},
 		Boards: []Board{{
@@ -146,8 +147,8 @@ prefix = "rack-1"
 	if !cfg.Equal(want) {
 		t.Errorf("Load =\n%+v\nwant\n%+v", cfg, want)
 	}
-	if got := cfg.Boards[0].Source; got != filepath.Join(dir, "main.toml")+":22" {
-		t.Errorf("board Source = %q; want main.toml:20", got)
+	if got := cfg.Boards[0].Source; got != filepath.Join(dir, "main.toml")+":23" {
+		t.Errorf("board Source = %q; want main.toml:23", got)
 	}
 	if got := cfg.Boards[0].Prefixes(); !slices.Equal(got, []string{"1234abcd", "dc-a6-32-01-36-c2", "rack-1"}) {
 		t.Errorf("Prefixes() = %q", got)

@@ -94,6 +94,9 @@ func allSettings() []setting {
 		{table: "tftp", key: "shutdown-timeout", parse: parseDuration,
 			set: func(c *Config, v any) { c.TFTP.ShutdownTimeout = v.(time.Duration) },
 			get: func(c Config) any { return c.TFTP.ShutdownTimeout }},
+		{table: "tftp", key: "cache-size", parse: parseSize,
+			set: func(c *Config, v any) { c.TFTP.CacheSize = v.(int64) },
+			get: func(c Config) any { return c.TFTP.CacheSize }},
 		{table: "log", key: "format", flag: "log-format", parse: parseLogFormat,
 			set: func(c *Config, v any) { c.Log.Format = v.(string) },
 			get: func(c Config) any { return c.Log.Format }},
@@ -257,6 +260,32 @@ func parseImage(v any, e parseEnv) (any, error) {
 		return nil, errors.New("empty; want the path of a disk image")
 	}
 	return e.path(s), nil
+}
+
+const sizeWant = `want a size such as "16MiB", "512KiB" or "1GiB", or a number of bytes; 0 turns it off`
+
+// parseSize reads a byte count: a number of bytes, or a string with a
+// binary (KiB, MiB, GiB) or decimal (kB, MB, GB) unit.
+func parseSize(v any, _ parseEnv) (any, error) {
+	switch x := v.(type) {
+	case int64:
+		if x < 0 {
+			return nil, errors.New("negative; " + sizeWant)
+		}
+		return x, nil
+	case string:
+		t := strings.TrimSpace(x)
+		num := strings.TrimRightFunc(t, func(r rune) bool { return r < '0' || r > '9' })
+		unit := strings.TrimSpace(t[len(num):])
+		mult := map[string]int64{"": 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30,
+			"kB": 1e3, "KB": 1e3, "MB": 1e6, "GB": 1e9}[unit]
+		n, err := strconv.ParseInt(num, 10, 64)
+		if err != nil || mult == 0 || n < 0 || n > math.MaxInt64/mult {
+			return nil, errors.New("not a size; " + sizeWant)
+		}
+		return n * mult, nil
+	}
+	return nil, errors.New("not a string or a number; " + sizeWant)
 }
 
 const durationWant = `want a positive duration such as "1s" or "250ms", or a number of seconds`

@@ -41,15 +41,20 @@
 //
 // # Performance
 //
-// A lock-step DATA block costs the server one sendto(2), two recvfrom(2)
-// (the runtime's poller tries once before it waits for the ACK) and a
-// goroutine wake-up; a window of blocks goes out in one sendmmsg(2). The
-// benchmark BenchmarkServerCPUPerGB in this package's tests measures server
-// CPU seconds per GB against tftpd-hpa and dnsmasq. The server needs no
-// tuning of the garbage collector: it allocates per transfer, not per
-// block, and its peak RSS at 200 transfers of 1468-byte blocks stays under
-// 32 MiB with the default GOGC. The default SinglePort=false is also the
-// cheaper mode per block.
+// On Linux, read transfers run on event loops (Server.EventLoops, one per
+// GOMAXPROCS by default): a lock-step DATA block costs the server one
+// recvfrom(2) for the ACK, one sendto(2), and a share of one epoll_pwait(2)
+// that reports every transfer socket ready at the same time; no goroutine
+// is woken per block. A window of blocks goes out in one sendmmsg(2).
+// Content is read ahead 32 KiB at a time. Writes, SinglePort and other
+// systems run each transfer in its own goroutine, where a block also costs
+// a goroutine wake-up and a second recvfrom(2) (the runtime's poller tries
+// once before it waits). The benchmark BenchmarkServerCPUPerGB in this
+// package's tests measures server CPU seconds per GB against tftpd-hpa and
+// dnsmasq. The server needs no tuning of the garbage collector: it
+// allocates per transfer, not per block, and its peak RSS at 200 transfers
+// of 1468-byte blocks stays under 32 MiB with the default GOGC. The default
+// SinglePort=false is also the cheaper mode per block.
 //
 // Handlers report missing files with fs.ErrNotExist (ERROR 1), refusals with
 // fs.ErrPermission (ERROR 2), and any other code with *Error. ServeMux

@@ -208,7 +208,7 @@ func TestReloadBadConfig(t *testing.T) {
 	}
 
 	// A reload changing a restart-only setting says so.
-	writeFile(t, cfg, strings.Replace(boardsConfig(map[string][2]string{"pi": {"1234abcd", d.Path}}), `timeout = "2s"`, `timeout = "3s"`, 1)+"[log]\nverbose = true\n")
+	writeFile(t, cfg, strings.Replace(boardsConfig(map[string][2]string{"pi": {"1234abcd", d.Path}}), `timeout = "2s"`, "timeout = \"3s\"\ncache-size = \"1MiB\"", 1)+"[log]\nverbose = true\n")
 	dm.sigs <- syscall.SIGHUP
 	ns.expect(t, "RELOADING=1")
 	ns.expect(t, "READY=1")
@@ -218,6 +218,9 @@ func TestReloadBadConfig(t *testing.T) {
 	}
 	if len(tftptest.Lines(log, "setting changed", "log.verbose")) != 1 {
 		t.Errorf("no line for the live log.verbose change:\n%s", log)
+	}
+	if len(tftptest.Lines(log, "setting changed", "tftp.cache-size")) != 1 || len(tftptest.Lines(log, "restart", "cache-size")) != 0 {
+		t.Errorf("cache-size should change live:\n%s", log)
 	}
 	// log.verbose took effect: early-terminate aborts are logged at debug.
 	mustGet(t, dm.addr, "1234abcd/cmdline.txt", tree["cmdline.txt"].Data)

@@ -140,6 +140,7 @@ func settingHelp(key string) string {
 		"includedir":       "directory of *.toml configuration snippets",
 		"writable":         "accept uploads into --root (create-only; never overwrites)",
 		"shutdown-timeout": `how long transfers in flight may finish after SIGTERM (default "30s")`,
+		"cache-size":       `memory for boot-file chunks read from images, shared by all boards; 0 = off (default "16MiB")`,
 		"log-format":       `log format, "text" or "json" (default "text")`,
 		"verbose":          "log at debug level",
 	}[key]
@@ -352,7 +353,11 @@ func (d *daemon) listen() (net.PacketConn, error) {
 }
 
 func (d *daemon) netbootConfig(c config.Config) netboot.Config {
-	return netboot.Config{Boards: c.Boards, Root: c.TFTP.Root}
+	cache := c.TFTP.CacheSize
+	if cache == 0 {
+		cache = -1 // netboot's "off"
+	}
+	return netboot.Config{Boards: c.Boards, Root: c.TFTP.Root, CacheBytes: cache}
 }
 
 func (d *daemon) server(pc net.PacketConn) *tftp.Server {
@@ -544,7 +549,7 @@ func (d *daemon) status() {
 // restart.
 func isLive(setting string) bool {
 	switch setting {
-	case "tftp.root", "tftp.includedir", "tftp.shutdown-timeout", "log.verbose":
+	case "tftp.root", "tftp.includedir", "tftp.shutdown-timeout", "tftp.cache-size", "log.verbose":
 		return true
 	}
 	return false
