@@ -88,7 +88,13 @@ func (ls *loopSet) submit(lt *loopTransport) error {
 	l.mu.Lock()
 	l.incoming = append(l.incoming, lt)
 	l.mu.Unlock()
-	return l.wake()
+	if err := l.wake(); err != nil {
+		// The loop owns a live eventfd while it has transfers (set.mu
+		// keeps it from exiting): a failed write is a broken invariant,
+		// and lt, already queued, cannot be taken back.
+		panic(fmt.Sprintf("tftp: waking an event loop: %v", err))
+	}
+	return nil
 }
 
 // eventLoop is one event loop.
@@ -326,8 +332,6 @@ func (l *eventLoop) receive(lt *loopTransport, now time.Time) {
 		if e == unix.EAGAIN || e == unix.EINTR {
 			return
 		}
-		// An ICMP error reported on the socket (the client's port
-		// closed): the client is gone.
 		l.step(lt, func() { lt.r.end(lt.t.fail(os.NewSyscallError("recvfrom", e))) })
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"regexp"
@@ -25,7 +26,7 @@ var readTests = []string{
 	"TestRollover", "TestRolloverOff", "TestRolloverOffUnknownSize",
 	"TestReadOctet", "TestRequestErrors", "TestContentLongerThanSize",
 	"TestRepliesFromRequestAddress", "TestPortRange", "TestPi4BootSequence",
-	"TestLoopHandlerPanic",
+	"TestLoopHandlerPanic", "TestClientGoneTimesOut",
 }
 
 func TestGoroutineEngine(t *testing.T) {
@@ -145,5 +146,24 @@ func TestLoopsSpreadAndStop(t *testing.T) {
 	})
 	if c := srv.Stats(); c.Completed != n {
 		t.Errorf("counters %+v", c)
+	}
+}
+
+// A client that goes away (its port closed: the kernel answers with ICMP
+// port unreachable) is timed out like a silent one, after every retry: an
+// ICMP error is a lost packet, never the end of a transfer by itself.
+func TestClientGoneTimesOut(t *testing.T) {
+	sink := newStatsSink()
+	srv := &Server{Handler: oneFile("f", pattern(5000)), Timeout: 20 * time.Millisecond, MinTimeout: 5 * time.Millisecond, Retries: 3, OnTransfer: sink.on}
+	addr := net.UDPAddrFromAddrPort(startServer(t, srv, "udp4", "127.0.0.1:0"))
+	c := newRawClient(t, "udp4", "127.0.0.1:0")
+	c.send(addr, rrq("f", "octet"))
+	expectData(t, c, 1)
+	if err := c.conn.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st := sink.next(t)
+	if st.Outcome != TimedOut || st.Retransmits != 3 || st.Timeouts != 4 {
+		t.Errorf("stats %+v, want timed out after 3 retransmissions", st)
 	}
 }
