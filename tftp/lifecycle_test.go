@@ -38,10 +38,16 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func TestStuckClientReleased(t *testing.T) {
+// impatientServer serves "f" (5000 bytes) with a 20 ms timer and three
+// retries, reporting to the sink it returns.
+func impatientServer(t *testing.T) (*Server, *statsSink, *net.UDPAddr) {
 	sink := newStatsSink()
 	srv := &Server{Handler: oneFile("f", pattern(5000)), Timeout: 20 * time.Millisecond, MinTimeout: 5 * time.Millisecond, Retries: 3, OnTransfer: sink.on}
-	addr := net.UDPAddrFromAddrPort(startServer(t, srv, "udp4", "127.0.0.1:0"))
+	return srv, sink, net.UDPAddrFromAddrPort(startServer(t, srv, "udp4", "127.0.0.1:0"))
+}
+
+func TestStuckClientReleased(t *testing.T) {
+	srv, sink, addr := impatientServer(t)
 	c := newRawClient(t, "udp4", "127.0.0.1:0")
 	baseG, baseFD := runtime.NumGoroutine(), openFDs(t)
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"regexp"
@@ -153,9 +152,7 @@ func TestLoopsSpreadAndStop(t *testing.T) {
 // port unreachable) is timed out like a silent one, after every retry: an
 // ICMP error is a lost packet, never the end of a transfer by itself.
 func TestClientGoneTimesOut(t *testing.T) {
-	sink := newStatsSink()
-	srv := &Server{Handler: oneFile("f", pattern(5000)), Timeout: 20 * time.Millisecond, MinTimeout: 5 * time.Millisecond, Retries: 3, OnTransfer: sink.on}
-	addr := net.UDPAddrFromAddrPort(startServer(t, srv, "udp4", "127.0.0.1:0"))
+	_, sink, addr := impatientServer(t)
 	c := newRawClient(t, "udp4", "127.0.0.1:0")
 	c.send(addr, rrq("f", "octet"))
 	expectData(t, c, 1)
