@@ -65,6 +65,7 @@ type blockCache struct {
 type viewCache struct {
 	c       *blockCache
 	chunks  map[chunkKey]*chunk // guarded by c.mu
+	opens   map[fileKey]int     // guarded by c.mu: transfers reading each file
 	dropped bool                // guarded by c.mu: the view is gone
 }
 
@@ -102,7 +103,27 @@ func newBlockCache(budget int64) *blockCache {
 }
 
 func (c *blockCache) newView() *viewCache {
-	return &viewCache{c: c, chunks: make(map[chunkKey]*chunk)}
+	return &viewCache{c: c, chunks: make(map[chunkKey]*chunk), opens: make(map[fileKey]int)}
+}
+
+// open and close count the transfers reading a file. Chunks are loaded
+// into the cache only while two or more read it: a lone reader (one Pi, or
+// one big file streamed through a budget smaller than it) would pay the
+// cache's extra copy and churn for nothing, while in a storm every board
+// after the first finds the chunks there. Chunks already cached serve any
+// reader.
+func (vc *viewCache) open(fk fileKey) {
+	vc.c.mu.Lock()
+	vc.opens[fk]++
+	vc.c.mu.Unlock()
+}
+
+func (vc *viewCache) close(fk fileKey) {
+	vc.c.mu.Lock()
+	if vc.opens[fk]--; vc.opens[fk] <= 0 {
+		delete(vc.opens, fk)
+	}
+	vc.c.mu.Unlock()
 }
 
 // setBudget changes the budget, evicting chunks down to it.
@@ -174,7 +195,7 @@ func (vc *viewCache) drop() {
 }
 
 // get returns the bytes of chunk idx of file fk, reading them through f when
-// no other reader is. Readers of a chunk being loaded wait for it: each
+// no other reader is (and at least two transfers read the file). Readers of a chunk being loaded wait for it: each
 // chunk is read once however many transfers want it at the same time. It
 // returns nil when the cache is off, when the chunk does not fit in the
 // budget (every byte of it is held by chunks being loaded), or when its load
@@ -205,6 +226,10 @@ func (vc *viewCache) get(f *fatfs.File, fk fileKey, idx int64) []byte {
 			return nil
 		}
 		return k.data
+	}
+	if vc.opens[fk] < 2 {
+		c.mu.Unlock()
+		return nil // a lone reader reads the file itself
 	}
 	size := min(chunkSize, fk.size-idx*chunkSize)
 	if !c.makeRoom(size) {

@@ -134,6 +134,7 @@ func TestCacheReadsExact(t *testing.T) {
 				want := v.Tree[name].Data
 				size := int64(len(want))
 				c, ref := openContent(t, r, name), refFile(t, v, name)
+				openContent(t, r, name) // a second transfer: chunks are cached for busy files
 				if c.cached != (size > 0) {
 					t.Errorf("%s: cached %v for %d bytes", name, c.cached, size)
 				}
@@ -348,6 +349,50 @@ func TestCacheConcurrentReaders(t *testing.T) {
 }
 
 // TestCacheEviction checks the LRU order and the budget.
+// A file one transfer reads is read from the image directly, without
+// loading chunks; a second transfer of it starts the caching, and chunks
+// cached serve a lone reader too.
+func TestCacheLoneReader(t *testing.T) {
+	tree := cacheTree()
+	data := tree["big.bin"].Data
+	v := cacheVolume(t, tree)
+	var rc readCounter
+	r := newRouter(Config{Boards: []config.Board{floppyBoard(v.Image)}}, nil, rc.wrap)
+	defer r.Close()
+	p := make([]byte, 1000)
+	readAt := func(c *content, off int64) {
+		t.Helper()
+		if n, err := c.ReadAt(p, off); n != len(p) || err != nil || !bytes.Equal(p, data[off:off+int64(len(p))]) {
+			t.Fatalf("ReadAt(%d) = %d, %v or wrong bytes", off, n, err)
+		}
+	}
+	lone := openContent(t, r, "big.bin")
+	readAt(lone, 10)
+	readAt(lone, 20)
+	if used, loads := r.cache.stats(); used != 0 || loads != 0 {
+		t.Errorf("one reader: %d bytes held, %d chunks loaded; want none", used, loads)
+	}
+	second := openContent(t, r, "big.bin")
+	rc.reads.Store(0)
+	readAt(second, 10)
+	readAt(lone, 20)
+	if _, loads := r.cache.stats(); loads != 1 || rc.reads.Load() != 1 {
+		t.Errorf("two readers: %d chunks loaded, %d image reads; want 1 and 1", loads, rc.reads.Load())
+	}
+	if err := second.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rc.reads.Store(0)
+	readAt(lone, 30) // cached: no read
+	readAt(lone, chunkSize+5)
+	if got := rc.reads.Load(); got != 1 {
+		t.Errorf("lone reader again: %d image reads, want 1 (the uncached chunk only)", got)
+	}
+	if _, loads := r.cache.stats(); loads != 1 {
+		t.Errorf("lone reader again: %d chunks loaded, want still 1", loads)
+	}
+}
+
 func TestCacheEviction(t *testing.T) {
 	tree := cacheTree()
 	data := tree["big.bin"].Data
@@ -356,6 +401,7 @@ func TestCacheEviction(t *testing.T) {
 	r := newRouter(Config{Boards: []config.Board{floppyBoard(v.Image)}, CacheBytes: 3 * chunkSize}, nil, rc.wrap)
 	defer r.Close()
 	c := openContent(t, r, "big.bin")
+	openContent(t, r, "big.bin") // a second transfer: chunks are cached for busy files
 	read := func(idx int64, wantReads int64) {
 		t.Helper()
 		rc.reads.Store(0)
@@ -395,6 +441,7 @@ func TestCacheEviction(t *testing.T) {
 		t.Errorf("budget of 1000 bytes: %d bytes held", used)
 	}
 	small := openContent(t, r, "small.txt")
+	openContent(t, r, "small.txt")
 	p := make([]byte, 200)
 	if n, err := small.ReadAt(p, 0); n != 100 || err != io.EOF || !bytes.Equal(p[:n], tree["small.txt"].Data) {
 		t.Errorf("small.txt: ReadAt = %d, %v or wrong bytes", n, err)
@@ -454,12 +501,14 @@ func TestCacheImageReplaced(t *testing.T) {
 	r := New(Config{Boards: []config.Board{floppyBoard(live)}}, nil)
 	defer r.Close()
 
-	old := openContent(t, r, "kernel8.img")
+	// Each version is read by two transfers at once: chunks are cached
+	// for busy files.
+	old, oldPeer := openContent(t, r, "kernel8.img"), openContent(t, r, "kernel8.img")
 	if !bytes.Equal(readAll(old), oldData) {
 		t.Fatal("first read: not the old image's bytes")
 	}
 	replace(newVol.Image)
-	cur := openContent(t, r, "kernel8.img")
+	cur, curPeer := openContent(t, r, "kernel8.img"), openContent(t, r, "kernel8.img")
 	if cur.key != old.key {
 		t.Fatalf("file keys %v and %v differ: the test needs equal ones", cur.key, old.key)
 	}
@@ -475,7 +524,7 @@ func TestCacheImageReplaced(t *testing.T) {
 	if used, _ := r.cache.stats(); used != int64(len(oldData)+len(newData)) {
 		t.Errorf("%d bytes held, want both versions (%d)", used, len(oldData)+len(newData))
 	}
-	if err := old.Close(); err != nil {
+	if err := errors.Join(old.Close(), oldPeer.Close()); err != nil {
 		t.Fatal(err)
 	}
 	if used, _ := r.cache.stats(); used != int64(len(newData)) {
@@ -490,10 +539,11 @@ func TestCacheImageReplaced(t *testing.T) {
 	// transfer.
 	replace(oldVol.Image)
 	again := openContent(t, r, "kernel8.img")
+	openContent(t, r, "kernel8.img")
 	if !bytes.Equal(readAll(again), oldData) {
 		t.Error("request after replacing back got the wrong bytes")
 	}
-	if err := cur.Close(); err != nil {
+	if err := errors.Join(cur.Close(), curPeer.Close()); err != nil {
 		t.Fatal(err)
 	}
 	if used, _ := r.cache.stats(); used != int64(len(oldData)) {

@@ -56,7 +56,11 @@
 // last chunk of a file shorter) keyed by the file's first cluster and size,
 // and belongs to the image's view: a replaced image gets a new view and so
 // an empty cache, and never serves bytes of the version it replaced; the
-// old view's chunks go when its last transfer ends. A chunk wanted by
+// old view's chunks go when its last transfer ends. Chunks are loaded only
+// for files that two or more transfers read at the same time: a lone
+// reader (one Pi booting, one big file streamed through a budget smaller
+// than it) reads the image directly, sparing the cache's extra copy and
+// churn, though it is served any chunk already cached. A chunk wanted by
 // several transfers at once is read once, the others waiting for it. One
 // budget is shared by all views, evicting the least recently used chunk
 // first, so that memory does not grow with the count of images and the one

@@ -218,6 +218,7 @@ func newContent(f *fatfs.File, v *view) *content {
 	if st, err := f.Stat(); err == nil && f.Size() > 0 {
 		if ei, ok := st.Sys().(*fatfs.EntryInfo); ok && ei.FirstCluster != 0 {
 			c.key, c.cached = fileKey{ei.FirstCluster, f.Size()}, true
+			v.cache.open(c.key)
 		}
 	}
 	return c
@@ -235,6 +236,9 @@ func (c *content) Close() error {
 	var err error
 	c.once.Do(func() {
 		c.closed.Store(true)
+		if c.cached {
+			c.v.cache.close(c.key)
+		}
 		err = c.f.Close()
 		c.v.release()
 	})
