@@ -28,16 +28,19 @@
 // # Server
 //
 // A Server answers read requests (RRQ) through a Handler and, optionally,
-// write requests (WRQ) through a WriteHandler. Each transfer runs in its own
-// goroutine over its own UDP socket, bound to the local address the request
-// arrived on (or, with SinglePort, over the main socket). The engine is
+// write requests (WRQ) through a WriteHandler. Each transfer gets its own
+// UDP socket, bound to the local address the request arrived on (or, with
+// SinglePort, the main socket), and its own goroutine for the request; the
+// data phase of a read runs on an event loop (see Performance). The engine is
 // strictly lock-step: a DATA block is sent again only when the retransmit
 // timer fires or the client asks for it with an ACK for an earlier block of
 // the window (RFC 7440), never because of a duplicate ACK (the Sorcerer's
 // Apprentice problem, which hangs the Raspberry Pi 4 firmware). The timer
 // adapts to the measured round trip (RFC 6298, Karn's rule) between
 // Server.MinTimeout and Server.Timeout, unless the client asked for a fixed
-// timeout.
+// timeout. After the final ACK of a write the server stays on the transfer's
+// socket for as long as the client's timer (its timeout option, else
+// Server.Timeout), to ACK a last block resent because that ACK was lost.
 //
 // # Performance
 //

@@ -676,10 +676,19 @@ func (t *transfer) receiveWrite(w io.Writer, flush func() error) (Outcome, error
 	}
 }
 
-// dally waits one retransmission timeout after the final ACK of a write, in
-// case the client resends the last block because that ACK was lost.
+// dally waits after the final ACK of a write, in case the client resends
+// the last block because that ACK was lost: as long as the client waits
+// before resending (the timeout it asked for, else Server.Timeout, the
+// usual client timer), or our own timer if that is longer. Without it, a
+// lost final ACK makes the client report a failed upload the server has
+// stored. The outcome and duration are settled before; only the socket and
+// goroutine stay.
 func (t *transfer) dally(last int64, ack []byte) {
-	deadline := time.Now().Add(t.rto.rto)
+	wait := max(t.rto.rto, t.s.timeout())
+	if t.neg.timeout > 0 {
+		wait = max(t.rto.rto, t.neg.timeout)
+	}
+	deadline := time.Now().Add(wait)
 	for i := 0; i < 4; i++ {
 		p, err := t.await(deadline)
 		if err != nil {

@@ -216,3 +216,48 @@ func TestWriteWindow(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+// A client whose final ACK was lost resends its last block after its own
+// timer (here 300 ms: longer than the adaptive timer's 100 ms floor, shorter
+// than Server.Timeout); the server is still there to ACK it again, so the
+// client does not report a failure for an upload the server stored.
+func TestWriteDallyOutlastsClientTimer(t *testing.T) {
+	up := &memUpload{committed: make(chan []byte, 1)}
+	sink := newStatsSink()
+	srv := &Server{
+		WriteHandler: WriteHandlerFunc(func(*Request) (Upload, error) { return up, nil }),
+		OnTransfer:   sink.on,
+	}
+	addr := net.UDPAddrFromAddrPort(startServer(t, srv, "udp4", "127.0.0.1:0"))
+	c := newRawClient(t, "udp4", "127.0.0.1:0")
+	c.send(addr, wrq("d", "octet"))
+	p, tid := c.recv(5 * time.Second)
+	if !isAck(p, 0) {
+		t.Fatalf("got %+v, want ACK 0", p)
+	}
+	last := AppendData(nil, 1, []byte("short and final"))
+	c.send(tid, last)
+	if p, _ := c.recv(5 * time.Second); !isAck(p, 1) {
+		t.Fatalf("got %+v, want ACK 1", p)
+	}
+	// The ACK "was lost": the client hears nothing for 300 ms, then resends.
+	if p, _, err := c.tryRecv(300 * time.Millisecond); err == nil {
+		t.Fatalf("unexpected %+v while the client waits", p)
+	}
+	c.send(tid, last)
+	p, from := c.recv(5 * time.Second)
+	if !isAck(p, 1) || from.String() != tid.String() {
+		t.Fatalf("got %+v from %v, want ACK 1 again from %v", p, from, tid)
+	}
+	if got := <-up.committed; string(got) != "short and final" {
+		t.Errorf("committed %q", got)
+	}
+	if st := sink.next(t); st.Outcome != Completed {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func isAck(p Packet, block uint16) bool {
+	a, ok := p.(*AckPacket)
+	return ok && a.Block == block
+}

@@ -55,7 +55,9 @@ func commands() []command {
 			return serve.Main(ctx, args, serve.Env{Stdout: std.out, Stderr: std.errout})
 		}},
 		{"get", "fetch a file from a TFTP server", plain(getput.Get)},
-		{"put", "send a file to a TFTP server", plain(getput.Put)},
+		{"put", "send a file to a TFTP server", func(ctx context.Context, args []string, std stdio) int {
+			return getput.Put(ctx, args, std.in, std.out, std.errout)
+		}},
 		{"demo", "build a small Pi-like image and serve it on 127.0.0.1", func(ctx context.Context, args []string, std stdio) int {
 			return demo.Main(ctx, args, demo.Env{Stdout: std.out, Stderr: std.errout})
 		}},

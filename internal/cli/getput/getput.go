@@ -2,10 +2,11 @@
 // command-line TFTP client built on tftp.Client.
 //
 // Limits: one file per invocation; flags must come before or between the
-// positional arguments as the standard flag package parses them; "put" reads
-// a named local file (not standard input); the progress bar is drawn only
-// when standard error is a terminal and needs the server to answer tsize to
-// show a percentage.
+// positional arguments as the standard flag package parses them; "put -"
+// (standard input) needs REMOTE and sends no tsize, its size being unknown;
+// the progress bar is drawn only when standard error is a terminal and needs
+// the server to answer tsize (or, for put, a regular file) to show a
+// percentage.
 //
 // Usage:
 //
@@ -18,7 +19,7 @@
 // standard output; the local file is written to a
 // temporary file beside it and renamed into place only when the transfer
 // succeeds, so a failed get leaves nothing behind. For put, REMOTE defaults to
-// the base name of LOCAL.
+// the base name of LOCAL, and LOCAL "-" reads standard input.
 //
 // Exit status: 0 on success, 1 when the transfer fails, 2 on a usage error.
 package getput
@@ -219,7 +220,7 @@ func getFile(ctx context.Context, c *tftp.Client, addr, remote, local string) (e
 // Put runs "nobodd-go put" with args (not including the subcommand name) and
 // returns the process exit status. stdout is unused and present so that get
 // and put share a signature.
-func Put(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func Put(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	_ = stdout
 	o, addr, pos, status := command("put", "LOCAL [REMOTE]", args, stderr)
 	if status >= 0 {
@@ -230,20 +231,30 @@ func Put(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(pos) == 2 {
 		remote = pos[1]
 	}
-	f, err := os.Open(local)
-	if err != nil {
-		fmt.Fprintf(stderr, "nobodd-go put: %v\n", err)
-		return cli.ExitFailure
-	}
-	defer f.Close() // read-only: a close error loses nothing
+	var src io.Reader
 	size := int64(-1)
-	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
-		size = fi.Size()
+	if local == "-" {
+		if len(pos) < 2 {
+			fmt.Fprintln(stderr, "nobodd-go put: reading standard input (-) needs REMOTE, the name to store it under")
+			return cli.ExitUsage
+		}
+		src = stdin
+	} else {
+		f, err := os.Open(local)
+		if err != nil {
+			fmt.Fprintf(stderr, "nobodd-go put: %v\n", err)
+			return cli.ExitFailure
+		}
+		defer f.Close() // read-only: a close error loses nothing
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			size = fi.Size()
+		}
+		src = f
 	}
 	o.client.TransferSize = size >= 0
 	bar := newBar(stderr, remote)
 	o.client.Progress = bar.update
-	err = o.client.Put(ctx, addr, remote, f, size)
+	err := o.client.Put(ctx, addr, remote, src, size)
 	bar.finish(err)
 	if err != nil {
 		fmt.Fprintf(stderr, "nobodd-go put: %v\n", err)

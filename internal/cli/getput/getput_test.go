@@ -106,12 +106,29 @@ func TestGetPut(t *testing.T) {
 				}
 				remote := "put-" + network
 				var stdout, stderr bytes.Buffer
-				if code := Put(tftptest.Context(t, time.Minute), []string{"--blksize=512", "--timeout", "2s", "--retries", "3", addr, local, remote}, &stdout, &stderr); code != 0 {
+				if code := Put(tftptest.Context(t, time.Minute), []string{"--blksize=512", "--timeout", "2s", "--retries", "3", addr, local, remote}, nil, &stdout, &stderr); code != 0 {
 					t.Fatalf("exit %d: %s", code, stderr.String())
 				}
 				got, err := os.ReadFile(filepath.Join(srv, remote))
 				if err != nil || !bytes.Equal(got, body[:7777]) {
 					t.Fatalf("server file: %d bytes, %v; want 7777", len(got), err)
+				}
+			})
+			t.Run("put-stdin", func(t *testing.T) {
+				remote := "stdin-" + network
+				var stdout, stderr bytes.Buffer
+				in := bytes.NewReader(body[:5000])
+				if code := Put(tftptest.Context(t, time.Minute), []string{"--timeout", "2s", addr, "-", remote}, in, &stdout, &stderr); code != 0 {
+					t.Fatalf("exit %d: %s", code, stderr.String())
+				}
+				got, err := os.ReadFile(filepath.Join(srv, remote))
+				if err != nil || !bytes.Equal(got, body[:5000]) {
+					t.Fatalf("server file: %d bytes, %v; want the 5000 bytes of standard input", len(got), err)
+				}
+				// Without REMOTE, "-" has no name to store under.
+				stderr.Reset()
+				if code := Put(tftptest.Context(t, time.Minute), []string{addr, "-"}, in, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "needs REMOTE") {
+					t.Errorf("put - without REMOTE: exit %d, %q; want 2 and a message", code, stderr.String())
 				}
 			})
 		})
@@ -130,8 +147,8 @@ func TestUsage(t *testing.T) {
 		{"get-bad-mode", []string{"--mode", "mail", "host", "f"}, nil},
 		{"get-bad-host", []string{"a:b:c", "f"}, nil},
 		{"get-too-many", []string{"h", "a", "b", "c"}, nil},
-		{"put-no-args", nil, func(c context.Context, a []string, o, e *bytes.Buffer) int { return Put(c, a, o, e) }},
-		{"put-bad-windowsize", []string{"--windowsize", "70000", "h", "f"}, func(c context.Context, a []string, o, e *bytes.Buffer) int { return Put(c, a, o, e) }},
+		{"put-no-args", nil, func(c context.Context, a []string, o, e *bytes.Buffer) int { return Put(c, a, nil, o, e) }},
+		{"put-bad-windowsize", []string{"--windowsize", "70000", "h", "f"}, func(c context.Context, a []string, o, e *bytes.Buffer) int { return Put(c, a, nil, o, e) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
