@@ -3,8 +3,8 @@
 //
 // # Limits
 //
-//   - A reload (SIGHUP) applies the boards, the root directory and
-//     log.verbose at once, without closing the socket or disturbing a
+//   - A reload (SIGHUP) applies the boards, the root directory, cache-size
+//     and log.verbose at once, without closing the socket or disturbing a
 //     transfer in flight. The other [tftp] settings (listen, port, timeouts,
 //     block and window sizes, rollover, max-transfers, single-port,
 //     port-range) and log.format need a restart; a reload that changes them
