@@ -180,6 +180,14 @@ func (l *eventLoop) wake() error {
 func (l *eventLoop) run() {
 	events := make([]unix.EpollEvent, loopEvents)
 	var armed time.Time // the read deadline set on ep
+	// poll takes the ready events for raw.Read; made once, as a closure
+	// made per wait would cost three allocations per block at low load.
+	var n int
+	var perr error
+	poll := func(fd uintptr) bool {
+		n, perr = epollPoll(int(fd), events)
+		return n > 0 || (perr != nil && perr != unix.EINTR)
+	}
 	for {
 		now := time.Now()
 		for len(l.timers) > 0 && !l.timers[0].key.After(now) {
@@ -208,12 +216,8 @@ func (l *eventLoop) run() {
 		// Wait in Go's poller, which watches the epoll descriptor: no
 		// thread blocks in a system call of ours, and the runtime parks
 		// this goroutine like any reader of a socket.
-		n := 0
-		var perr error
-		err := l.raw.Read(func(fd uintptr) bool {
-			n, perr = epollPoll(int(fd), events)
-			return n > 0 || (perr != nil && perr != unix.EINTR)
-		})
+		n, perr = 0, nil
+		err := l.raw.Read(poll)
 		if err == nil {
 			err = perr
 		}

@@ -25,7 +25,7 @@ var readTests = []string{
 	"TestRollover", "TestRolloverOff", "TestRolloverOffUnknownSize",
 	"TestReadOctet", "TestRequestErrors", "TestContentLongerThanSize",
 	"TestRepliesFromRequestAddress", "TestPortRange", "TestPi4BootSequence",
-	"TestLoopHandlerPanic", "TestClientGoneTimesOut",
+	"TestLoopHandlerPanic", "TestClientGoneTimesOut", "TestServerAllocsPerBlock",
 }
 
 func TestGoroutineEngine(t *testing.T) {
