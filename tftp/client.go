@@ -249,7 +249,7 @@ func (c *Client) start(ctx context.Context, op, addr, remote string) (*clientTra
 	if err := ctx.Err(); err != nil {
 		return nil, t.errorf("%w", err)
 	}
-	server, err := resolveClientServer(ctx, addr)
+	server, err := ResolveServer(ctx, addr)
 	if err != nil {
 		return nil, t.errorf("%w", err)
 	}
@@ -278,9 +278,10 @@ func (t *clientTransfer) close() {
 	_ = t.conn.Close() // a UDP socket's close reports nothing worth acting on
 }
 
-// resolveClientServer turns "host:port" or "host" into an address, port 69 by
-// default.
-func resolveClientServer(ctx context.Context, addr string) (netip.AddrPort, error) {
+// ResolveServer turns the server address a Client takes ("host:port",
+// "[v6]:port" or "host"; port 69 by default, or a service name) into an
+// address and port, unmapped, preferring IPv4 when a name has both.
+func ResolveServer(ctx context.Context, addr string) (netip.AddrPort, error) {
 	if ap, err := netip.ParseAddrPort(addr); err == nil {
 		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
 	}

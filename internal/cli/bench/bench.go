@@ -288,7 +288,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	var server netip.AddrPort
 	if o.loss > 0 || o.relay {
-		server, err = resolve(ctx, o.addr)
+		server, err = tftp.ResolveServer(ctx, o.addr)
 		if err != nil {
 			fmt.Fprintf(stderr, "nobodd-go bench: %v\n", err)
 			return cli.ExitUsage
@@ -334,30 +334,6 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return status
-}
-
-// resolve turns host:port into an address for the relay.
-func resolve(ctx context.Context, addr string) (netip.AddrPort, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return netip.AddrPort{}, fmt.Errorf("server address %q: %w", addr, err)
-	}
-	pn, err := strconv.ParseUint(port, 10, 16)
-	if err != nil {
-		return netip.AddrPort{}, fmt.Errorf("server address %q: port %q: want a number", addr, port)
-	}
-	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
-	if err != nil {
-		return netip.AddrPort{}, fmt.Errorf("server address %q: %w", addr, err)
-	}
-	ip := ips[0]
-	for _, a := range ips {
-		if a.Unmap().Is4() {
-			ip = a
-			break
-		}
-	}
-	return netip.AddrPortFrom(ip.Unmap(), uint16(pn)), nil
 }
 
 // meter returns the meter the flags ask for, or nil.
