@@ -94,17 +94,26 @@ func TestBenchFixture(t *testing.T) {
 }
 
 func BenchmarkRead(b *testing.B) {
+	f, pf, direct := benchSources(b)
+	benchReaders(b, []namedReaderAt{{"fatfs", f}, {"plain", pf}, {"image", direct}})
+}
+
+// benchSources opens the benchmark file three ways: through fatfs, as the
+// plain file it was copied from, and straight from the image file at the
+// file's offset (it is contiguous: the cost of the image file's pages
+// without fatfs). They are closed when b ends.
+func benchSources(b *testing.B) (f, plainFile, direct io.ReaderAt) {
 	disk, part, plain, _ := benchFixture(b)
 	img, err := os.Open(disk.Path)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer img.Close()
+	b.Cleanup(func() { img.Close() })
 	fsys, err := fatfs.New(io.NewSectionReader(img, part.Offset, part.Size), part.Size, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	f, err := fsys.Open("big.bin")
+	ff, err := fsys.Open("big.bin")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -112,19 +121,15 @@ func BenchmarkRead(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer pf.Close()
-	// "image" reads the same bytes straight from the image file at the
-	// file's offset (it is contiguous): the cost of the image file's pages
-	// without fatfs.
-	st, err := f.Stat()
+	b.Cleanup(func() { pf.Close() })
+	st, err := ff.Stat()
 	if err != nil {
 		b.Fatal(err)
 	}
 	g := fsys.Geometry()
 	first := st.Sys().(*fatfs.EntryInfo).FirstCluster
 	base := part.Offset + g.DataOffset + int64(first-2)*int64(g.ClusterSize)
-	readers := []namedReaderAt{{"fatfs", f.(io.ReaderAt)}, {"plain", pf}, {"image", io.NewSectionReader(img, base, benchFileSize)}}
-	benchReaders(b, readers)
+	return ff.(io.ReaderAt), pf, io.NewSectionReader(img, base, benchFileSize)
 }
 
 // benchReaders runs a sub-benchmark per block size, order and reader.
@@ -170,33 +175,8 @@ type namedReaderAt struct {
 // of each and the ratios fatfs/plain and fatfs/image: interleaving makes the
 // ratios robust on a busy machine, where separate benchmarks are not.
 func BenchmarkReadRatio(b *testing.B) {
-	disk, part, plain, _ := benchFixture(b)
-	img, err := os.Open(disk.Path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer img.Close()
-	fsys, err := fatfs.New(io.NewSectionReader(img, part.Offset, part.Size), part.Size, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	f, err := fsys.Open("big.bin")
-	if err != nil {
-		b.Fatal(err)
-	}
-	pf, err := os.Open(plain)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer pf.Close()
-	st, err := f.Stat()
-	if err != nil {
-		b.Fatal(err)
-	}
-	g := fsys.Geometry()
-	first := st.Sys().(*fatfs.EntryInfo).FirstCluster
-	base := part.Offset + g.DataOffset + int64(first-2)*int64(g.ClusterSize)
-	readers := []io.ReaderAt{f.(io.ReaderAt), pf, io.NewSectionReader(img, base, benchFileSize)}
+	f, pf, direct := benchSources(b)
+	readers := []io.ReaderAt{f, pf, direct}
 	const batch = 32
 	for _, bs := range []int{512, 1468, 65464} {
 		nblocks := benchFileSize / bs

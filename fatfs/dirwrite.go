@@ -89,12 +89,7 @@ func (w *writer) appendExtents(exts []extent, have int64, cs []uint32) []extent 
 	size := int64(g.ClusterSize)
 	off := have * size
 	for _, c := range cs {
-		do := g.clusterOffset(c)
-		if k := len(exts); k > 0 && exts[k-1].diskOff+exts[k-1].length == do {
-			exts[k-1].length += size
-		} else {
-			exts = append(exts, extent{fileOff: off, diskOff: do, length: size})
-		}
+		exts = appendCluster(exts, off, g.clusterOffset(c), size)
 		off += size
 	}
 	return exts

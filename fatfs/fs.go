@@ -146,14 +146,7 @@ func (f *FS) listing(name string, dir *entry) (*dirListing, error) {
 			}
 		}
 	}
-	f.mu.Lock()
-	if f.gen == gen {
-		if len(f.dirs) >= cacheLimit {
-			clear(f.dirs)
-		}
-		f.dirs[first] = l
-	}
-	f.mu.Unlock()
+	remember(f, f.dirs, gen, first, l)
 	return l, nil
 }
 
@@ -234,15 +227,22 @@ func (f *FS) extents(name string, e *entry) ([]extent, error) {
 	if err != nil {
 		return nil, err
 	}
+	remember(f, f.files, gen, k, exts)
+	return exts, nil
+}
+
+// remember stores v under k in m, one of f's caches, unless the volume
+// changed since gen was read (a write bumps it); a full cache is emptied
+// first.
+func remember[K comparable, V any](f *FS, m map[K]V, gen uint64, k K, v V) {
 	f.mu.Lock()
 	if f.gen == gen {
-		if len(f.files) >= cacheLimit {
-			clear(f.files)
+		if len(m) >= cacheLimit {
+			clear(m)
 		}
-		f.files[k] = exts
+		m[k] = v
 	}
 	f.mu.Unlock()
-	return exts, nil
 }
 
 // Open opens the named file or directory. Names are matched without regard

@@ -211,6 +211,17 @@ type extent struct {
 	length  int64
 }
 
+// appendCluster adds a cluster of size bytes at disk offset diskOff, file
+// offset fileOff, to exts: it grows the last extent when the cluster
+// follows it on disk.
+func appendCluster(exts []extent, fileOff, diskOff, size int64) []extent {
+	if k := len(exts); k > 0 && exts[k-1].diskOff+exts[k-1].length == diskOff {
+		exts[k-1].length += size
+		return exts
+	}
+	return append(exts, extent{fileOff: fileOff, diskOff: diskOff, length: size})
+}
+
 // chain walks the cluster chain from first and maps it to extents.
 //
 // For a file (size ≥ 0) it walks exactly the clusters the size needs, ignores
@@ -263,12 +274,7 @@ func (v *volume) chain(name string, first uint32, size int64) ([]extent, int64, 
 			return nil, 0, corrupt(c, "cluster chain loops")
 		}
 		visited[c/64] |= 1 << (c % 64)
-		off := g.clusterOffset(c)
-		if k := len(exts); k > 0 && exts[k-1].diskOff+exts[k-1].length == off {
-			exts[k-1].length += cs
-		} else {
-			exts = append(exts, extent{fileOff: total, diskOff: off, length: cs})
-		}
+		exts = appendCluster(exts, total, g.clusterOffset(c), cs)
 		total += cs
 		if n == need {
 			break

@@ -118,14 +118,8 @@ func (f *FS) OpenFile(name string, flag int, perm fs.FileMode) (*File, error) {
 		if flag&os.O_CREATE == 0 {
 			return nil, pe(fs.ErrNotExist)
 		}
-		if err := checkName(base); err != nil {
-			return nil, pe(err)
-		}
-		short, nt, err := entryName(parent, base)
+		short, nt, err := w.newEntryName(parent, base)
 		if err != nil {
-			return nil, pe(err)
-		}
-		if err := w.markDirty(); err != nil {
 			return nil, pe(err)
 		}
 		attr := AttrArchive
@@ -364,23 +358,34 @@ func (f *File) wlock(op string) (*writer, error) {
 	return f.ws.fs.lockW(op, f.path)
 }
 
+// wlockWritable is wlock for an operation that changes the file's content:
+// it fails on a file of a read-only FS or one not opened for writing.
+func (f *File) wlockWritable(op string) (*writer, error) {
+	if f.ws == nil {
+		return nil, &fs.PathError{Op: op, Path: f.path, Err: ErrReadOnly}
+	}
+	w, err := f.wlock(op)
+	if err != nil {
+		return nil, err
+	}
+	if f.ws.flag&(os.O_WRONLY|os.O_RDWR) == 0 {
+		w.mu.Unlock()
+		return nil, &fs.PathError{Op: op, Path: f.path, Err: fs.ErrPermission}
+	}
+	return w, nil
+}
+
 // Write writes p at the current offset (at the end with O_APPEND) and
 // advances it. A write that does not fit on the volume writes nothing and
 // returns an error wrapping syscall.ENOSPC; the file keeps what it had.
 func (f *File) Write(p []byte) (int, error) {
-	if f.ws == nil {
-		return 0, &fs.PathError{Op: "write", Path: f.path, Err: ErrReadOnly}
-	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	w, err := f.wlock("write")
+	w, err := f.wlockWritable("write")
 	if err != nil {
 		return 0, err
 	}
 	defer w.mu.Unlock()
-	if f.ws.flag&(os.O_WRONLY|os.O_RDWR) == 0 {
-		return 0, &fs.PathError{Op: "write", Path: f.path, Err: fs.ErrPermission}
-	}
 	off := f.off
 	if f.ws.flag&os.O_APPEND != 0 {
 		off = f.ws.n.size
@@ -400,17 +405,11 @@ func (f *File) WriteString(s string) (int, error) { return f.Write([]byte(s)) }
 // os.File.WriteAt: it fails on a file opened with O_APPEND. Errors are as
 // for Write.
 func (f *File) WriteAt(p []byte, off int64) (int, error) {
-	if f.ws == nil {
-		return 0, &fs.PathError{Op: "write", Path: f.path, Err: ErrReadOnly}
-	}
-	w, err := f.wlock("write")
+	w, err := f.wlockWritable("write")
 	if err != nil {
 		return 0, err
 	}
 	defer w.mu.Unlock()
-	if f.ws.flag&(os.O_WRONLY|os.O_RDWR) == 0 {
-		return 0, &fs.PathError{Op: "write", Path: f.path, Err: fs.ErrPermission}
-	}
 	if f.ws.flag&os.O_APPEND != 0 {
 		return 0, &fs.PathError{Op: "write", Path: f.path, Err: errors.New("WriteAt on a file opened with O_APPEND")}
 	}
@@ -424,17 +423,11 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 // Truncate changes the file's size; growing fills with zeros, shrinking
 // frees the clusters no longer needed. The offset is not changed.
 func (f *File) Truncate(size int64) error {
-	if f.ws == nil {
-		return &fs.PathError{Op: "truncate", Path: f.path, Err: ErrReadOnly}
-	}
-	w, err := f.wlock("truncate")
+	w, err := f.wlockWritable("truncate")
 	if err != nil {
 		return err
 	}
 	defer w.mu.Unlock()
-	if f.ws.flag&(os.O_WRONLY|os.O_RDWR) == 0 {
-		return &fs.PathError{Op: "truncate", Path: f.path, Err: fs.ErrPermission}
-	}
 	if err := w.truncate(f.ws.n, size); err != nil {
 		return &fs.PathError{Op: "truncate", Path: f.path, Err: err}
 	}

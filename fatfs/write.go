@@ -322,6 +322,20 @@ func (w *writer) walk(op, name string) (*wdir, string, *entry, error) {
 	}
 }
 
+// newEntryName checks a name about to be created in parent, returns its
+// 8.3 name and NT case bits, and marks the volume dirty: the first step of
+// every creation.
+func (w *writer) newEntryName(parent *wdir, base string) ([11]byte, byte, error) {
+	if err := checkName(base); err != nil {
+		return [11]byte{}, 0, err
+	}
+	short, nt, err := entryName(parent, base)
+	if err != nil {
+		return [11]byte{}, 0, err
+	}
+	return short, nt, w.markDirty()
+}
+
 // entryName returns the 8.3 name and NT case bits to store for a new name,
 // unique in d.
 func entryName(d *wdir, name string) ([11]byte, byte, error) {
@@ -354,14 +368,8 @@ func (w *writer) mkdir(name string, perm fs.FileMode) (*wdir, error) {
 	if e != nil {
 		return nil, pe(fs.ErrExist)
 	}
-	if err := checkName(base); err != nil {
-		return nil, pe(err)
-	}
-	short, nt, err := entryName(parent, base)
+	short, nt, err := w.newEntryName(parent, base)
 	if err != nil {
-		return nil, pe(err)
-	}
-	if err := w.markDirty(); err != nil {
 		return nil, pe(err)
 	}
 	// Make sure the parent has room before taking the cluster, so that a
