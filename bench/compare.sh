@@ -14,7 +14,7 @@
 #   --out FILE where the markdown goes (default docs/benchmarks.md of this
 #              repository; with --quick, standard output only).
 #   --servers  which servers to run, any of: nobodd-go tftpd-hpa dnsmasq
-#              atftpd (default all four).
+#              atftpd floor floor-uring (default all six).
 #   --keep     keep the work directory (payload, raw JSON lines, logs).
 #   --only RE  run only the load points whose name matches the extended
 #              regular expression RE (e.g. 'blksize 65464$' or 'Pi 4').
@@ -55,6 +55,15 @@
 #     sampled RSS of the tree).
 #  6. Writes the table: medians over the repetitions.
 #
+# floor and floor-uring (bench/floor) are not servers to use but reference
+# points: the least a TFTP server with one socket per transfer can make the
+# kernel do per block, with epoll and with io_uring, and no work in user
+# space (data sent from an mmap of the file, no timers, no logs, no
+# retransmission but on a repeated ACK). They run only at the storm points
+# (200 transfers, 100 boots), where CPU per GB is the target, so that the
+# table shows how far below every real server the kernel's own cost lies.
+# They are built with gcc; floor-uring needs liburing-dev.
+#
 # Servers' limits on concurrent transfers are raised (dnsmasq --tftp-max,
 # atftpd --maxthread) so that the load, not a configured cap, is measured.
 # Everything else is each server's default.
@@ -63,7 +72,7 @@ set -euo pipefail
 QUICK=0
 REPS=
 OUT=
-SERVERS="nobodd-go tftpd-hpa dnsmasq atftpd"
+SERVERS="nobodd-go tftpd-hpa dnsmasq atftpd floor floor-uring"
 KEEP=0
 ONLY=
 INNER=0
@@ -117,6 +126,10 @@ if [ $INNER = 0 ]; then
 	command -v mcopy >/dev/null || need+=(mtools)
 	command -v sfdisk >/dev/null || need+=(fdisk)
 	command -v ip >/dev/null || need+=(iproute2)
+	case " $SERVERS " in *" floor"*)
+		command -v gcc >/dev/null || need+=(gcc libc6-dev)
+		[ -e /usr/include/liburing.h ] || need+=(liburing-dev)
+	esac
 	if [ ${#need[@]} -gt 0 ]; then
 		log "installing ${need[*]}"
 		made_policy=0
@@ -146,6 +159,14 @@ if [ $INNER = 0 ]; then
 	# 2. Binaries.
 	mkdir -p "$WORK/bin"
 	(cd "$REPO" && go build -o "$WORK/bin/" ./bench/tabulate && go build -o "$WORK/bin/nobodd-go" ./cmd/nobodd-go) >&2
+	case " $SERVERS " in *" floor "*)
+		gcc -O2 -o "$WORK/bin/floor" "$REPO/bench/floor/floor.c" >&2 ||
+			{ log "floor did not build: skipped"; SERVERS=$(echo " $SERVERS " | sed 's/ floor / /'); }
+	esac
+	case " $SERVERS " in *" floor-uring "*)
+		gcc -O2 -o "$WORK/bin/floor-uring" "$REPO/bench/floor/floor-uring.c" -luring >&2 ||
+			{ log "floor-uring did not build: skipped"; SERVERS=$(echo " $SERVERS " | sed 's/ floor-uring / /'); }
+	esac
 
 	# 3. Payload. Sizes in bytes.
 	if [ $QUICK = 1 ]; then
@@ -274,6 +295,8 @@ start_server() { # name: sets SERVER_PID and ADDR
 		cmd=("$WORK/atftpd/x/usr/sbin/atftpd" --daemon --no-fork --port $port
 			--bind-address 127.0.0.1 --user root --group root --logfile /dev/null
 			--maxthread 10000 "$WORK/root") ;;
+	floor) cmd=("$BIN/floor" "$WORK/root" $port) ;;
+	floor-uring) cmd=("$BIN/floor-uring" "$WORK/root" $port) ;;
 	*) die "unknown server $name" ;;
 	esac
 	cg_make "$name"
@@ -311,6 +334,9 @@ run_point() { # rep id warm args...: one load point against every server
 	shift 3
 	if [ -n "$ONLY" ] && ! printf '%s\n' "$id" | grep -Eq -- "$ONLY"; then return 0; fi
 	for s in $SERVERS; do
+		case $s in floor*)
+			printf '%s\n' "$id" | grep -Eq "$FLOOR_POINTS" || continue
+		esac
 		start_server "$s"
 		# One untimed read of the warm-up file first, so that every server
 		# is measured warm (code paths, caches), as in a boot storm.
@@ -323,6 +349,7 @@ run_point() { # rep id warm args...: one load point against every server
 	done
 }
 
+FLOOR_POINTS='^(200|10) × (9 MiB|1 MiB) kernel|^(100|5) × Pi 4 boot'
 S0=${SERIALS%% *}
 SERIAL_LIST=${SERIALS// /,}
 if [ $QUICK = 1 ]; then
