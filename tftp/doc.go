@@ -17,9 +17,10 @@
 //     (blksize + 4) bytes, up to 32768 × 65468 in theory; the default
 //     MaxWindowSize 64 caps it at about 4 MiB.
 //   - A read transfer also holds a 32 KiB read-ahead of its content
-//     (unless blksize is 16 KiB or more): 200 transfers in flight take
-//     about 6.5 MiB of it. The content is read in 32 KiB pieces, each
-//     byte once, never past the announced size.
+//     (unless blksize is more than 16 KiB, or the content lends its bytes
+//     through Lender): 200 transfers in flight take about 6.5 MiB of it.
+//     The content is read in 32 KiB pieces, each byte once, never past the
+//     announced size.
 //   - Replies come from the address a request was sent to only when the
 //     main socket is a *net.UDPConn on Linux-like systems with IP_PKTINFO /
 //     IPV6_PKTINFO; with another net.PacketConn, transfer sockets are bound
@@ -49,7 +50,9 @@
 // recvfrom(2) for the ACK, one sendto(2), and a share of one epoll_pwait(2)
 // that reports every transfer socket ready at the same time; no goroutine
 // is woken per block. A window of blocks goes out in one sendmmsg(2).
-// Content is read ahead 32 KiB at a time. Writes, SinglePort and other
+// Content is read ahead 32 KiB at a time; content implementing Lender
+// lends its bytes instead, so each block is copied once, from the
+// content's memory into the packet. Writes, SinglePort and other
 // systems run each transfer in its own goroutine, where a block also costs
 // a goroutine wake-up and a second recvfrom(2) (the runtime's poller tries
 // once before it waits). The benchmark BenchmarkServerCPUPerGB in this

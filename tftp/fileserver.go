@@ -39,10 +39,11 @@ func cleanName(name string) (string, error) {
 // does a missing file.
 //
 // The opened file is served directly when it implements io.ReaderAt
-// (*os.File, fatfs files). A file implementing io.Seeker is read through
-// Seek and Read. Any other file is read sequentially, which suffices
-// because the server reads each block once, in order. Regular files
-// announce their size (tsize); others are read until io.EOF.
+// (*os.File, fatfs files), lending its bytes when it also implements
+// Lender. A file implementing io.Seeker is read through Seek and Read. Any
+// other file is read sequentially, which suffices because the server reads
+// each block once, in order. Regular files announce their size (tsize);
+// others are read until io.EOF.
 func FileServer(fsys fs.FS) Handler {
 	return HandlerFunc(func(r *Request) (io.ReaderAt, int64, error) {
 		name, err := cleanName(r.Filename)
@@ -69,17 +70,12 @@ func FileServer(fsys fs.FS) Handler {
 		}
 		switch g := f.(type) {
 		case io.ReaderAt:
-			return readerAtCloser{g, f}, size, nil
+			return g, size, nil // f itself: its Close and LendAt reach the server
 		case io.ReadSeeker:
 			return &seekReaderAt{rs: g, c: f}, size, nil
 		}
 		return &seqReaderAt{r: f, c: f}, size, nil
 	})
-}
-
-type readerAtCloser struct {
-	io.ReaderAt
-	io.Closer
 }
 
 // seekReaderAt reads at an offset through Seek and Read.

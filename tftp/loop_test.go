@@ -26,6 +26,7 @@ var readTests = []string{
 	"TestReadOctet", "TestRequestErrors", "TestContentLongerThanSize",
 	"TestRepliesFromRequestAddress", "TestPortRange", "TestPi4BootSequence",
 	"TestLoopHandlerPanic", "TestClientGoneTimesOut", "TestServerAllocsPerBlock",
+	"TestLenderRead", "TestLenderRollover",
 }
 
 func TestGoroutineEngine(t *testing.T) {

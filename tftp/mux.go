@@ -49,7 +49,8 @@ type Handler interface {
 	// else → ERROR 0 with a generic message (the detail is logged).
 	//
 	// The server reads each block exactly once, in increasing order, so a
-	// ReaderAt that only supports sequential offsets works too.
+	// ReaderAt that only supports sequential offsets works too. Content
+	// that also implements Lender lends its bytes instead of copying them.
 	ServeTFTP(r *Request) (content io.ReaderAt, size int64, err error)
 }
 

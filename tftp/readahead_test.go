@@ -142,7 +142,7 @@ func BenchmarkBlockSource(b *testing.B) {
 			for b.Loop() {
 				src := newBlockSource(f, 1468, size)
 				if !on {
-					src.ahead = nil
+					src.aheadMax = 0
 				}
 				total := 0
 				for seq := int64(1); ; seq++ {

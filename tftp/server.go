@@ -384,7 +384,7 @@ func (s *Server) serve(t *transfer, rp *RequestPacket) (outcome Outcome, err err
 		}
 		src.seq = NewNetASCIIReader(io.NewSectionReader(content, 0, n))
 		size = -1 // unknown after translation
-		src.size, src.ahead = -1, nil
+		src.size, src.aheadMax, src.lender = -1, 0, nil
 	}
 	st.TransferSize = size
 	if s.Rollover == RolloverOff && size >= 0 && size/int64(neg.blockSize)+1 > 65535 {

@@ -209,32 +209,38 @@ func (t *transfer) fail(err error) (Outcome, error) {
 // order.
 type blockSource struct {
 	ra      io.ReaderAt
+	lender  Lender    // ra, when it lends its bytes (octet mode only)
 	seq     io.Reader // netascii: the translated stream
 	blksize int64
 	size    int64 // bytes to send, or -1 when unknown
 
-	// Read-ahead (when ahead is not nil): ahead[:aheadLen] holds the
-	// content from aheadOff on, and the content ends there if aheadEOF.
-	// One ReadAt fills readAheadSize bytes, so a lock-step transfer of
-	// 1468-byte blocks makes one pread(2) per 22 blocks instead of one
-	// per block.
+	// Read-ahead (when aheadMax > 0): ahead[:aheadLen] holds the content
+	// from aheadOff on, and the content ends there if aheadEOF. ahead is
+	// either bytes lent by lender (never written) or buf, filled by one
+	// ReadAt of up to aheadMax bytes: a lock-step transfer of 1468-byte
+	// blocks then makes one pread(2) per 22 blocks instead of one per
+	// block. buf is made at the first ReadAt, so content that always
+	// lends never costs one.
+	aheadMax int
+	buf      []byte
 	ahead    []byte
 	aheadOff int64
 	aheadLen int
 	aheadEOF bool
 }
 
-// readAheadSize is the read-ahead of a transfer's content; blocks of half
-// of it or more are read one at a time.
+// readAheadSize is the read-ahead of a transfer's content; blocks of more
+// than half of it are read one at a time.
 const readAheadSize = 32 << 10
 
 func newBlockSource(ra io.ReaderAt, blksize, size int64) *blockSource {
 	b := &blockSource{ra: ra, blksize: blksize, size: size}
+	b.lender, _ = ra.(Lender)
 	if n := readAheadSize / blksize * blksize; n >= 2*blksize {
 		if size >= 0 && size < n {
 			n = size
 		}
-		b.ahead = make([]byte, n)
+		b.aheadMax = int(n)
 	}
 	return b
 }
@@ -254,7 +260,7 @@ func (b *blockSource) read(p []byte, seq int64) (int, error) {
 		// has grown since.
 		p = p[:max(b.size-off, 0)]
 	}
-	if b.ahead == nil {
+	if b.aheadMax == 0 {
 		return b.readAt(p, off)
 	}
 	n := 0
@@ -267,12 +273,22 @@ func (b *blockSource) read(p []byte, seq int64) (int, error) {
 		if b.aheadEOF && pos >= b.aheadOff+int64(b.aheadLen) {
 			break
 		}
-		q := b.ahead
-		if b.size >= 0 && int64(len(q)) > b.size-pos {
-			q = q[:b.size-pos]
+		want := b.aheadMax
+		if b.size >= 0 && int64(want) > b.size-pos {
+			want = int(b.size - pos)
 		}
+		if b.lender != nil {
+			if l, ok := b.lender.LendAt(pos, want); ok && len(l) > 0 {
+				b.ahead, b.aheadOff, b.aheadLen, b.aheadEOF = l, pos, min(len(l), want), false
+				continue
+			}
+		}
+		if b.buf == nil {
+			b.buf = make([]byte, b.aheadMax)
+		}
+		q := b.buf[:want]
 		m, err := b.readAt(q, pos)
-		b.aheadOff, b.aheadLen, b.aheadEOF = pos, m, m < len(q)
+		b.ahead, b.aheadOff, b.aheadLen, b.aheadEOF = b.buf, pos, m, m < len(q)
 		if err != nil {
 			b.aheadLen = 0
 			return n, err

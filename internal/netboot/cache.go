@@ -26,7 +26,7 @@ const DefaultCacheBytes = 16 << 20
 // pread, and a fragmented one costs one pread per run of clusters. The
 // TFTP engine's read-ahead (32 KiB, at most 32296 bytes for 1468-byte
 // blocks) spans at most two chunks, so each ReadAt takes the cache's lock
-// at most twice. Larger chunks would save few preads more but make the
+// at most twice, and each LendAt (which stops at the chunk's end) once. Larger chunks would save few preads more but make the
 // first reader of a chunk wait longer and the eviction coarser: the default
 // budget holds 256 chunks.
 const chunkSize = 64 << 10
@@ -83,7 +83,10 @@ type chunkKey struct {
 }
 
 // chunk is one cached chunk. While it is loaded, readers that want it wait
-// for done; after done, data and ok do not change.
+// for done; after done, data and ok do not change, and neither do the bytes
+// of data: they are lent to the TFTP engine (content.LendAt), which may
+// still hold them after the chunk is evicted or its view dropped, so a
+// chunk's buffer is made for it alone and never reused.
 type chunk struct {
 	key   chunkKey
 	owner *viewCache

@@ -7,8 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -474,20 +472,7 @@ func TestCacheImageReplaced(t *testing.T) {
 	oldData, newData := fixture.Pseudo(10, 3*chunkSize+99), fixture.Pseudo(11, 3*chunkSize+99)
 	oldVol := fixture.NewFAT(t, fixture.FAT{Type: 12, Tree: fixture.Tree{"kernel8.img": {Data: oldData}}})
 	newVol := fixture.NewFAT(t, fixture.FAT{Type: 12, Tree: fixture.Tree{"kernel8.img": {Data: newData}}})
-	live := filepath.Join(t.TempDir(), "live.img")
-	if err := os.Link(oldVol.Image, live); err != nil {
-		t.Fatal(err)
-	}
-	replace := func(with string) {
-		t.Helper()
-		tmp := live + ".new"
-		if err := os.Link(with, tmp); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(tmp, live); err != nil {
-			t.Fatal(err)
-		}
-	}
+	live := linkImage(t, oldVol.Image)
 	readAll := func(c *content) []byte {
 		t.Helper()
 		b := make([]byte, c.f.Size())
@@ -507,7 +492,7 @@ func TestCacheImageReplaced(t *testing.T) {
 	if !bytes.Equal(readAll(old), oldData) {
 		t.Fatal("first read: not the old image's bytes")
 	}
-	replace(newVol.Image)
+	replaceImage(t, live, newVol.Image)
 	cur, curPeer := openContent(t, r, "kernel8.img"), openContent(t, r, "kernel8.img")
 	if cur.key != old.key {
 		t.Fatalf("file keys %v and %v differ: the test needs equal ones", cur.key, old.key)
@@ -537,7 +522,7 @@ func TestCacheImageReplaced(t *testing.T) {
 	// Back to the old version (the very inode of the dropped view): a new
 	// view, the old bytes, the new version's chunks gone with its last
 	// transfer.
-	replace(oldVol.Image)
+	replaceImage(t, live, oldVol.Image)
 	again := openContent(t, r, "kernel8.img")
 	openContent(t, r, "kernel8.img")
 	if !bytes.Equal(readAll(again), oldData) {

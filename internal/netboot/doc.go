@@ -25,6 +25,9 @@
 //     them). Its least-recently-used eviction is not scan-resistant: when
 //     the files a storm of boards reads exceed the budget, chunks are read
 //     from the image again, at worst once per board as without the cache.
+//     A transfer served from the cache holds the chunk it sends from (one
+//     of at most 64 KiB) until it moves on, also after that chunk's
+//     eviction, in place of the 32 KiB read-ahead it would have otherwise.
 //
 // # Routing
 //
@@ -68,7 +71,11 @@
 // budget is held by chunks being read is read directly, not cached.
 // Reading through the cache gives the same bytes and the same errors as
 // reading the file directly; a read error is never cached. CacheBytes < 0
-// turns the cache off.
+// turns the cache off. The content handed to the TFTP server lends it
+// views of cached chunks (tftp.Lender), so a cached block is copied once,
+// from the chunk into the packet; a chunk is never written after it is
+// loaded, so a lent view stays right after eviction and after the image
+// is replaced.
 //
 // # Reloading
 //

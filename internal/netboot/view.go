@@ -232,6 +232,29 @@ func (c *content) ReadAt(p []byte, off int64) (int, error) {
 	return c.readCached(p, off)
 }
 
+// LendAt implements tftp.Lender: it lends up to n bytes of the file from
+// off on, out of the cached chunk holding off (so never past the chunk's
+// end), loading that chunk as ReadAt would. It declines when the file is
+// not read through the cache, when the content is closed, at or past the
+// end of the file, and when the chunk is neither cached nor to be loaded
+// (a lone reader, the cache off or full, a failed load): the engine then
+// calls ReadAt. A chunk's bytes are written once, before it is published,
+// and never again (eviction and the view's end only forget the chunk), so
+// a lent slice keeps the bytes the file had when its view was opened.
+func (c *content) LendAt(off int64, n int) ([]byte, bool) {
+	if !c.cached || off < 0 || off >= c.key.size || n <= 0 || c.closed.Load() {
+		return nil, false
+	}
+	idx := off / chunkSize
+	data := c.v.cache.get(c.f, c.key, idx)
+	if data == nil {
+		return nil, false
+	}
+	in := int(off - idx*chunkSize)
+	end := min(len(data), in+n)
+	return data[in:end:end], true
+}
+
 func (c *content) Close() error {
 	var err error
 	c.once.Do(func() {
