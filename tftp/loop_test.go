@@ -26,7 +26,7 @@ var readTests = []string{
 	"TestReadOctet", "TestRequestErrors", "TestContentLongerThanSize",
 	"TestRepliesFromRequestAddress", "TestPortRange", "TestPi4BootSequence",
 	"TestLoopHandlerPanic", "TestClientGoneTimesOut", "TestServerAllocsPerBlock",
-	"TestLenderRead", "TestLenderRollover",
+	"TestLenderRead", "TestLenderRollover", "TestLossyLentTransfers",
 }
 
 func TestGoroutineEngine(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"testing"
@@ -136,4 +137,81 @@ func wrapLossy(t *testing.T, s *tftptest.Server, seed int64, loss tftptest.Loss)
 		t.Fatal(err)
 	}
 	return tftptest.NewUnstartedServerConn(tftptest.NewLossyConn(pc, seed, loss), s.Server)
+}
+
+// gridLender is content that lends its bytes up to the next multiple of
+// 4096, like the netboot chunk cache, so blocks straddle lent slices.
+type gridLender struct{ data []byte }
+
+func (g gridLender) ReadAt(p []byte, off int64) (int, error) {
+	if off >= int64(len(g.data)) {
+		return 0, io.EOF
+	}
+	n := copy(p, g.data[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func (g gridLender) LendAt(off int64, n int) ([]byte, bool) {
+	if off < 0 || off >= int64(len(g.data)) {
+		return nil, false
+	}
+	end := min(int64(len(g.data)), off+int64(n), (off/4096+1)*4096)
+	return g.data[off:end:end], true
+}
+
+// TestLossyLentTransfers: blocks sent straight from lent bytes (header and
+// body apart) survive drops, duplicates and reordering: resent and rewound
+// blocks are byte-exact, and the lent bytes are never written.
+func TestLossyLentTransfers(t *testing.T) {
+	loss := tftptest.Loss{Drop: 0.1, Duplicate: 0.1, Reorder: 0.1}
+	for _, blk := range []int{512, 1468} {
+		for _, win := range []int{1, 4, 16} {
+			t.Run(fmt.Sprintf("blksize%d/window%d", blk, win), func(t *testing.T) {
+				data := lossPattern(blk*40 + 17)
+				want := bytes.Clone(data)
+				stats := make(chan *tftp.TransferStats, 1)
+				srv := tftptest.NewUnstartedServer(tftp.HandlerFunc(func(r *tftp.Request) (io.ReaderAt, int64, error) {
+					return gridLender{data}, int64(len(data)), nil
+				}))
+				srv.Server.MinTimeout = 2 * time.Millisecond
+				srv.Server.Timeout = 50 * time.Millisecond
+				srv.Server.Retries = 100
+				srv.Server.OnTransfer = func(st *tftp.TransferStats) { stats <- st }
+				srv.Start()
+				defer func() {
+					if err := srv.Close(); err != nil {
+						t.Errorf("Close: %v", err)
+					}
+				}()
+				raw, err := net.ListenPacket("udp4", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				lc := tftptest.NewLossyConn(raw, int64(blk+win), loss)
+				defer lc.Close()
+				opts := tftp.Options{{Name: "blksize", Value: fmt.Sprint(blk)}, {Name: "windowsize", Value: fmt.Sprint(win)}}
+				got, err := tftp.ClientGetForTest(lc, net.UDPAddrFromAddrPort(srv.AddrPort), "f", opts, 50*time.Millisecond, 200)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Fatalf("got %d bytes, want %d, not byte-exact", len(got), len(want))
+				}
+				if !bytes.Equal(data, want) {
+					t.Fatal("the lent bytes were written")
+				}
+				select {
+				case st := <-stats:
+					if st.Outcome != tftp.Completed || st.Retransmits == 0 {
+						t.Errorf("outcome %v (%v), %d retransmits: want completed with some", st.Outcome, st.Err, st.Retransmits)
+					}
+				case <-time.After(20 * time.Second):
+					t.Fatal("no stats")
+				}
+			})
+		}
+	}
 }
