@@ -77,11 +77,12 @@
 // loaded, so a lent view stays right after eviction and after the image
 // is replaced.
 //
-// On Linux the image file is read with preadv2(2) and RWF_NOWAIT first, as
-// a raw system call, and with an ordinary pread only for what the page
-// cache does not hold: a read that cannot block then stays out of the Go
-// scheduler's system-call path, which would wake the runtime's monitor
-// thread each time an event loop that had parked reads a block.
+// On Linux image files and files of the root directory are read with
+// preadv2(2) and RWF_NOWAIT first, as a raw system call, and with an
+// ordinary pread only for what the page cache does not hold: a read that
+// cannot block then stays out of the Go scheduler's system-call path,
+// which would wake the runtime's monitor thread each time an event loop
+// that had parked reads a block.
 //
 // # Reloading
 //

@@ -12,7 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// pageCacheFile reads an image file with preadv2(2) and RWF_NOWAIT first,
+// pageCacheFile reads a file (an image, or a file of the root directory) with preadv2(2) and RWF_NOWAIT first,
 // made as a raw system call, and reads with f.ReadAt only what the page
 // cache does not hold. Limits: Linux only; where the kernel or the file
 // system refuses RWF_NOWAIT, every read is f.ReadAt.
@@ -32,14 +32,17 @@ type pageCacheFile struct {
 	fallbacks atomic.Int64 // reads (or their tails) finished by f.ReadAt
 }
 
-// newImageReader returns the reader of an opened image file.
-func newImageReader(f *os.File) io.ReaderAt {
+// newFileReader returns the reader of an opened file; closing it (it is an
+// io.Closer) closes f.
+func newFileReader(f *os.File) io.ReaderAt {
 	raw, err := f.SyscallConn()
 	if err != nil {
 		return f
 	}
 	return &pageCacheFile{f: f, raw: raw}
 }
+
+func (c *pageCacheFile) Close() error { return c.f.Close() }
 
 func (c *pageCacheFile) ReadAt(p []byte, off int64) (int, error) {
 	if len(p) == 0 || off < 0 || c.off.Load() {

@@ -17,7 +17,7 @@ import (
 // TestPageCacheFile: reads through the page-cache-first reader equal the
 // file's bytes at every kind of offset and length (inside, straddling the
 // end, past the end, empty), from the page cache and after the cache was
-// told to drop the file, and fail like os.File's after Close.
+// told to drop the file; the reader's Close closes the file.
 func TestPageCacheFile(t *testing.T) {
 	const size = 300_001
 	data := make([]byte, size)
@@ -33,9 +33,9 @@ func TestPageCacheFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, ok := newImageReader(f).(*pageCacheFile)
+	r, ok := newFileReader(f).(*pageCacheFile)
 	if !ok {
-		t.Fatal("newImageReader did not return a *pageCacheFile")
+		t.Fatal("newFileReader did not return a *pageCacheFile")
 	}
 	check := func(off int64, n int) {
 		t.Helper()
@@ -78,10 +78,13 @@ func TestPageCacheFile(t *testing.T) {
 	if _, err := r.ReadAt(make([]byte, 10), 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.Close(); err != nil {
+	if err := r.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.ReadAt(make([]byte, 10), 0); !errors.Is(err, os.ErrClosed) {
 		t.Fatalf("ReadAt after Close: %v, want os.ErrClosed", err)
+	}
+	if _, err := f.Stat(); !errors.Is(err, os.ErrClosed) {
+		t.Fatalf("the file after the reader's Close: %v, want os.ErrClosed", err)
 	}
 }

@@ -7,6 +7,6 @@ import (
 	"os"
 )
 
-// newImageReader returns the reader of an opened image file: the file
-// itself (the page-cache-first read is Linux only).
-func newImageReader(f *os.File) io.ReaderAt { return f }
+// newFileReader returns the reader of an opened file: the file itself
+// (the page-cache-first read is Linux only).
+func newFileReader(f *os.File) io.ReaderAt { return f }

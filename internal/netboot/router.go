@@ -270,5 +270,5 @@ func (r *Router) serveRoot(t *table, name string, req *tftp.Request) (io.ReaderA
 		}
 		return nil, 0, &tftp.Error{Code: tftp.ErrNotFound, Message: fmt.Sprintf("%q is not a regular file", req.Filename)}
 	}
-	return f, st.Size(), nil
+	return newFileReader(f), st.Size(), nil
 }

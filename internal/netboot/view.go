@@ -181,7 +181,7 @@ func (s *slot) openFile(f *os.File) (*view, error) {
 		return nil, &imageError{Client: "boot image not available",
 			Err: fmt.Errorf("%s: not a regular file or block device (%v)", s.key.image, st.Mode().Type())}
 	}
-	ra := newImageReader(f)
+	ra := newFileReader(f)
 	if s.wrap != nil {
 		ra = s.wrap(f)
 	}
