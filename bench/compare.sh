@@ -14,7 +14,7 @@
 #   --out FILE where the markdown goes (default docs/benchmarks.md of this
 #              repository; with --quick, standard output only).
 #   --servers  which servers to run, any of: nobodd-go tftpd-hpa dnsmasq
-#              atftpd floor floor-uring (default all six).
+#              atftpd floor floor-uring floor-poll (default all seven).
 #   --keep     keep the work directory (payload, raw JSON lines, logs).
 #   --only RE  run only the load points whose name matches the extended
 #              regular expression RE (e.g. 'blksize 65464$' or 'Pi 4').
@@ -55,11 +55,11 @@
 #     sampled RSS of the tree).
 #  6. Writes the table: medians over the repetitions.
 #
-# floor and floor-uring (bench/floor) are not servers to use but reference
-# points: the least a TFTP server with one socket per transfer can make the
-# kernel do per block, with epoll and with io_uring, and no work in user
-# space (data sent from an mmap of the file, no timers, no logs, no
-# retransmission but on a repeated ACK). They run only at the storm points
+# floor, floor-uring and floor-poll (bench/floor) are not servers to use but
+# reference points: the least a TFTP server with one socket per transfer can
+# make the kernel do per block, with epoll, with io_uring and with poll (as
+# dnsmasq waits), and no work in user space (data sent from an mmap of the
+# file, no timers, no logs, no retransmission but on a repeated ACK). They run only at the storm points
 # (200 transfers, 100 boots), where CPU per GB is the target, so that the
 # table shows how far below every real server the kernel's own cost lies.
 # They are built with gcc; floor-uring needs liburing-dev.
@@ -72,7 +72,7 @@ set -euo pipefail
 QUICK=0
 REPS=
 OUT=
-SERVERS="nobodd-go tftpd-hpa dnsmasq atftpd floor floor-uring"
+SERVERS="nobodd-go tftpd-hpa dnsmasq atftpd floor floor-uring floor-poll"
 KEEP=0
 ONLY=
 INNER=0
@@ -162,6 +162,10 @@ if [ $INNER = 0 ]; then
 	case " $SERVERS " in *" floor "*)
 		gcc -O2 -o "$WORK/bin/floor" "$REPO/bench/floor/floor.c" >&2 ||
 			{ log "floor did not build: skipped"; SERVERS=$(echo " $SERVERS " | sed 's/ floor / /'); }
+	esac
+	case " $SERVERS " in *" floor-poll "*)
+		gcc -O2 -o "$WORK/bin/floor-poll" "$REPO/bench/floor/floor-poll.c" >&2 ||
+			{ log "floor-poll did not build: skipped"; SERVERS=$(echo " $SERVERS " | sed 's/ floor-poll / /'); }
 	esac
 	case " $SERVERS " in *" floor-uring "*)
 		gcc -O2 -o "$WORK/bin/floor-uring" "$REPO/bench/floor/floor-uring.c" -luring >&2 ||
@@ -297,6 +301,7 @@ start_server() { # name: sets SERVER_PID and ADDR
 			--maxthread 10000 "$WORK/root") ;;
 	floor) cmd=("$BIN/floor" "$WORK/root" $port) ;;
 	floor-uring) cmd=("$BIN/floor-uring" "$WORK/root" $port) ;;
+	floor-poll) cmd=("$BIN/floor-poll" "$WORK/root" $port) ;;
 	*) die "unknown server $name" ;;
 	esac
 	cg_make "$name"
