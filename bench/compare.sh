@@ -62,7 +62,8 @@
 # file, no timers, no logs, no retransmission but on a repeated ACK). They run only at the storm points
 # (200 transfers, 100 boots), where CPU per GB is the target, so that the
 # table shows how far below every real server the kernel's own cost lies.
-# They are built with gcc; floor-uring needs liburing-dev.
+# They are built with gcc (floor-poll is floor.c with -DFLOOR_POLL);
+# floor-uring needs liburing-dev.
 #
 # Servers' limits on concurrent transfers are raised (dnsmasq --tftp-max,
 # atftpd --maxthread) so that the load, not a configured cap, is measured.
@@ -164,7 +165,7 @@ if [ $INNER = 0 ]; then
 			{ log "floor did not build: skipped"; SERVERS=$(echo " $SERVERS " | sed 's/ floor / /'); }
 	esac
 	case " $SERVERS " in *" floor-poll "*)
-		gcc -O2 -o "$WORK/bin/floor-poll" "$REPO/bench/floor/floor-poll.c" >&2 ||
+		gcc -O2 -DFLOOR_POLL -o "$WORK/bin/floor-poll" "$REPO/bench/floor/floor.c" >&2 ||
 			{ log "floor-poll did not build: skipped"; SERVERS=$(echo " $SERVERS " | sed 's/ floor-poll / /'); }
 	esac
 	case " $SERVERS " in *" floor-uring "*)
