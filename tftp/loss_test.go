@@ -35,6 +35,29 @@ func (c *countConn) ReadFrom(p []byte) (int, net.Addr, error) {
 	return n, a, err
 }
 
+// newLossServer makes a server of h for the loss tests: fast timers, many
+// retries (only starvation of the test process needs this many), and the
+// stats of each transfer sent to stats.
+func newLossServer(h tftp.Handler, stats chan<- *tftp.TransferStats) *tftptest.Server {
+	srv := tftptest.NewUnstartedServer(h)
+	srv.Server.MinTimeout = 2 * time.Millisecond
+	srv.Server.Timeout = 50 * time.Millisecond
+	srv.Server.Retries = 100
+	srv.Server.OnTransfer = func(st *tftp.TransferStats) { stats <- st }
+	return srv
+}
+
+// startClosing starts srv and closes it when the test ends.
+func startClosing(t *testing.T, srv *tftptest.Server) {
+	t.Helper()
+	srv.Start()
+	t.Cleanup(func() {
+		if err := srv.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+}
+
 func lossPattern(n int) []byte {
 	b := make([]byte, n)
 	for i := range b {
@@ -59,21 +82,12 @@ func TestLossyTransfers(t *testing.T) {
 					seed := int64(blk*100 + win)
 					data := lossPattern(blk*24 + 17)
 					stats := make(chan *tftp.TransferStats, 1)
-					srv := tftptest.NewUnstartedServer(tftp.FileServer(fstest.MapFS{"f": {Data: data}}))
-					srv.Server.MinTimeout = 2 * time.Millisecond
-					srv.Server.Timeout = 50 * time.Millisecond
-					srv.Server.Retries = 100 // only starvation of the test process needs this many
-					srv.Server.OnTransfer = func(st *tftp.TransferStats) { stats <- st }
+					srv := newLossServer(tftp.FileServer(fstest.MapFS{"f": {Data: data}}), stats)
 					if single {
 						srv.Server.SinglePort = true
 						srv = wrapLossy(t, srv, seed+7, loss)
 					}
-					srv.Start()
-					defer func() {
-						if err := srv.Close(); err != nil {
-							t.Errorf("Close: %v", err)
-						}
-					}()
+					startClosing(t, srv)
 					raw, err := net.ListenPacket("udp4", "127.0.0.1:0")
 					if err != nil {
 						t.Fatal(err)
@@ -173,19 +187,10 @@ func TestLossyLentTransfers(t *testing.T) {
 				data := lossPattern(blk*40 + 17)
 				want := bytes.Clone(data)
 				stats := make(chan *tftp.TransferStats, 1)
-				srv := tftptest.NewUnstartedServer(tftp.HandlerFunc(func(r *tftp.Request) (io.ReaderAt, int64, error) {
+				srv := newLossServer(tftp.HandlerFunc(func(r *tftp.Request) (io.ReaderAt, int64, error) {
 					return gridLender{data}, int64(len(data)), nil
-				}))
-				srv.Server.MinTimeout = 2 * time.Millisecond
-				srv.Server.Timeout = 50 * time.Millisecond
-				srv.Server.Retries = 100
-				srv.Server.OnTransfer = func(st *tftp.TransferStats) { stats <- st }
-				srv.Start()
-				defer func() {
-					if err := srv.Close(); err != nil {
-						t.Errorf("Close: %v", err)
-					}
-				}()
+				}), stats)
+				startClosing(t, srv)
 				raw, err := net.ListenPacket("udp4", "127.0.0.1:0")
 				if err != nil {
 					t.Fatal(err)

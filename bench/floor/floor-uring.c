@@ -87,12 +87,7 @@ static void packet(struct xfer *x, const unsigned char *b, size_t n) {
 }
 
 int main(int argc, char **argv) {
-	if (argc != 3) {
-		fprintf(stderr, "usage: %s ROOT PORT\n", argv[0]);
-		return 2;
-	}
-	rootfd = open_root(argv[1]);
-	lfd = listen_udp(atoi(argv[2]));
+	start(argc, argv, &rootfd, &lfd);
 	struct io_uring_params pr = {.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE, .cq_entries = 8192};
 	int e = io_uring_queue_init_params(1024, &ring, &pr);
 	if (e < 0) {

@@ -83,12 +83,7 @@ static void ready(struct xfer *x) {
 }
 
 int main(int argc, char **argv) {
-	if (argc != 3) {
-		fprintf(stderr, "usage: %s ROOT PORT\n", argv[0]);
-		return 2;
-	}
-	rootfd = open_root(argv[1]);
-	lfd = listen_udp(atoi(argv[2]));
+	start(argc, argv, &rootfd, &lfd);
 #ifdef FLOOR_POLL
 	static struct pollfd pf[MAXX + 1];
 	static struct xfer *px[MAXX + 1];

@@ -50,6 +50,17 @@ static int listen_udp(int port) {
 	return fd;
 }
 
+// start takes the command line, ROOT PORT: it opens ROOT into *rootfd and
+// listens on 127.0.0.1:PORT with *lfd, or exits with a usage message.
+static void start(int argc, char **argv, int *rootfd, int *lfd) {
+	if (argc != 3) {
+		fprintf(stderr, "usage: %s ROOT PORT\n", argv[0]);
+		exit(2);
+	}
+	*rootfd = open_root(argv[1]);
+	*lfd = listen_udp(atoi(argv[2]));
+}
+
 // new_xfer parses the RRQ b[:n] (b has room for a NUL at b[n]) from
 // "from", opens and maps the file under rootfd and binds the transfer's
 // socket. It answers a request it cannot serve with an ERROR on lfd and
