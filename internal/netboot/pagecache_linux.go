@@ -12,10 +12,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// pageCacheFile reads a file (an image, or a file of the root directory) with preadv2(2) and RWF_NOWAIT first,
-// made as a raw system call, and reads with f.ReadAt only what the page
-// cache does not hold. Limits: Linux only; where the kernel or the file
-// system refuses RWF_NOWAIT, every read is f.ReadAt.
+// pageCacheFile reads a file (an image, or a file of the root directory)
+// with preadv2(2) and RWF_NOWAIT first, made as a raw system call, and
+// reads with f.ReadAt only what the page cache does not hold. Limits:
+// Linux only; where the kernel or the file system refuses RWF_NOWAIT,
+// every read is f.ReadAt; a file system that accepts the flag but never
+// serves it (answering EAGAIN every time) costs one more system call per
+// read, and a read serves a 32 KiB read-ahead of small blocks, a 64 KiB
+// chunk or one large block.
 //
 // Why: an event loop of package tftp reads content itself, and after the
 // loop has parked (a lone lock-step transfer parks after every block) an
