@@ -45,8 +45,9 @@
 //
 // # Performance
 //
-// On Linux, read transfers run on event loops (Server.EventLoops, one per
-// GOMAXPROCS by default): a lock-step DATA block costs the server one
+// On Linux, read transfers run on event loops (Server.EventLoops, at most
+// one per GOMAXPROCS by default, another starting once each has 32
+// transfers): a lock-step DATA block costs the server one
 // recvfrom(2) for the ACK, one sendto(2), and a share of one epoll_pwait(2)
 // that reports every transfer socket ready at the same time; no goroutine
 // is woken per block. A window of blocks goes out in one sendmmsg(2).

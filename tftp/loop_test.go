@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"regexp"
@@ -164,4 +165,65 @@ func TestClientGoneTimesOut(t *testing.T) {
 	if st.Outcome != TimedOut || st.Retransmits != 3 || st.Timeouts != 4 {
 		t.Errorf("stats %+v, want timed out after 3 retransmissions", st)
 	}
+}
+
+// pickLoop fills one loop up to the share before it starts another, then
+// gives each transfer to the running loop with the fewest.
+func TestPickLoop(t *testing.T) {
+	for _, c := range []struct {
+		counts []int
+		want   int
+	}{
+		{[]int{-1, -1}, 0},
+		{[]int{0, -1}, 0},
+		{[]int{31, -1}, 0},
+		{[]int{32, -1}, 1},
+		{[]int{-1, 40}, 0},
+		{[]int{32, 5}, 1},
+		{[]int{33, 32}, 1},
+		{[]int{40, 40}, 0},
+		{[]int{40, 32, -1}, 2},
+		{[]int{40, 31, -1}, 1},
+		{[]int{-1, 3, -1}, 1},
+		{[]int{7}, 0},
+	} {
+		if got := pickLoop(c.counts, 32); got != c.want {
+			t.Errorf("pickLoop(%v, 32) = %d, want %d", c.counts, got, c.want)
+		}
+	}
+}
+
+// A few transfers share one loop; past loopShare live transfers a second
+// loop starts, and no more than EventLoops ever run.
+func TestLoopsStartPastShare(t *testing.T) {
+	if goroutineEngine() || !loopsSupported() {
+		t.Skip("event loops not in use")
+	}
+	sink := newStatsSink()
+	srv := &Server{EventLoops: 3, Handler: oneFile("f", pattern(10_000)), OnTransfer: sink.on,
+		Timeout: time.Second, MinTimeout: time.Second, Retries: 1}
+	addr := net.UDPAddrFromAddrPort(startServer(t, srv, "udp4", "127.0.0.1:0"))
+	// Clients that ask and never ACK keep their transfers alive until
+	// the server gives up on them.
+	ask := func(n int) {
+		for range n {
+			c := newRawClient(t, "udp4", "127.0.0.1:0")
+			c.send(addr, rrq("f", "octet"))
+			expectData(t, c, 1)
+		}
+	}
+	ask(loopShare)
+	if r := srv.loops.running(); r != 1 {
+		t.Errorf("%d loops run %d transfers, want 1", r, loopShare)
+	}
+	ask(loopShare + 1)
+	if r := srv.loops.running(); r != 3 {
+		t.Errorf("%d loops run %d transfers, want 3", r, 2*loopShare+1)
+	}
+	for range 2*loopShare + 1 {
+		if st := sink.next(t); st.Outcome != TimedOut {
+			t.Errorf("stats %+v, want timed out", st)
+		}
+	}
+	waitFor(t, "the loops to stop", func() bool { return srv.loops.running() == 0 })
 }

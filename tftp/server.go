@@ -54,12 +54,15 @@ type Server struct {
 	// in on, instead of one socket per transfer. Clients are told apart by
 	// address and port.
 	SinglePort bool
-	// EventLoops is how many event loops run the data phase of read
+	// EventLoops is the most event loops that run the data phase of read
 	// transfers (Linux only). A loop is one goroutine that waits with
 	// epoll(7) on the sockets of all its transfers, so a storm of
-	// lock-step transfers costs no goroutine wake-up per block. 0 means
-	// one loop per GOMAXPROCS; a negative value runs every read transfer
-	// in its own goroutine, as write transfers and SinglePort always are.
+	// lock-step transfers costs no goroutine wake-up per block. Loops
+	// start as they are needed, another only once every running loop has
+	// 32 transfers (fewer sockets per wait cost more CPU per block), and
+	// stop when they have none. 0 means at most one loop per GOMAXPROCS;
+	// a negative value runs every read transfer in its own goroutine, as
+	// write transfers and SinglePort always are.
 	// A loop reads the content itself: a Handler whose ReaderAt can block
 	// for long (a network file system, a slow device) stalls every
 	// transfer on that loop, so such servers should set -1.
