@@ -5,17 +5,19 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/nobodd-go/nobodd-go/config"
 	"github.com/nobodd-go/nobodd-go/fatfs"
 )
 
-// DefaultCacheBytes is the block cache budget when Config.CacheBytes is 0.
+// DefaultCacheBytes is the block cache budget when Config.CacheBytes is 0:
+// the daemon's default, config.DefaultCacheSize.
 //
 // 16 MiB holds a Pi 4's boot set (start4.elf, fixup4.dat, a device tree, the
 // overlays and a kernel of about 9 MB) with room to spare. The daemon's peak
 // RSS with 200 transfers running was 18 MiB without the cache
 // (docs/benchmarks.md); the cache adds at most its budget, so the sum stays
 // well under 64 MB.
-const DefaultCacheBytes = 16 << 20
+const DefaultCacheBytes = config.DefaultCacheSize
 
 // chunkSize is the unit of the block cache: files are cached in aligned
 // chunks of this many bytes, the last one of a file shorter.
@@ -26,9 +28,10 @@ const DefaultCacheBytes = 16 << 20
 // pread, and a fragmented one costs one pread per run of clusters. The
 // TFTP engine's read-ahead (32 KiB, at most 32296 bytes for 1468-byte
 // blocks) spans at most two chunks, so each ReadAt takes the cache's lock
-// at most twice, and each LendAt (which stops at the chunk's end) once. Larger chunks would save few preads more but make the
-// first reader of a chunk wait longer and the eviction coarser: the default
-// budget holds 256 chunks.
+// at most twice, and each LendAt (which stops at the chunk's end) once.
+// Larger chunks would save few preads more but make the first reader of a
+// chunk wait longer and the eviction coarser: the default budget holds 256
+// chunks.
 const chunkSize = 64 << 10
 
 // cacheBudget turns Config.CacheBytes into a budget; 0 is off.
@@ -198,11 +201,12 @@ func (vc *viewCache) drop() {
 }
 
 // get returns the bytes of chunk idx of file fk, reading them through f when
-// no other reader is (and at least two transfers read the file). Readers of a chunk being loaded wait for it: each
-// chunk is read once however many transfers want it at the same time. It
-// returns nil when the cache is off, when the chunk does not fit in the
-// budget (every byte of it is held by chunks being loaded), or when its load
-// failed: the caller then reads f itself, and so sees its own error.
+// no other reader is (and at least two transfers read the file). Readers of
+// a chunk being loaded wait for it: each chunk is read once however many
+// transfers want it at the same time. It returns nil when the cache is off,
+// when the chunk does not fit in the budget (every byte of it is held by
+// chunks being loaded), or when its load failed: the caller then reads f
+// itself, and so sees its own error.
 func (vc *viewCache) get(f *fatfs.File, fk fileKey, idx int64) []byte {
 	c := vc.c
 	key := chunkKey{fk, idx}

@@ -5,6 +5,7 @@ package netboot
 import (
 	"io"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"unsafe"
@@ -32,8 +33,30 @@ import (
 type pageCacheFile struct {
 	f         *os.File
 	raw       syscall.RawConn
+	calls     sync.Pool    // of *nowaitCall
 	off       atomic.Bool  // RWF_NOWAIT refused: f.ReadAt only
 	fallbacks atomic.Int64 // reads (or their tails) finished by f.ReadAt
+}
+
+// nowaitCall is one preadv2(RWF_NOWAIT) made through RawConn.Read. Calls
+// are pooled with their function bound once, so that a read allocates
+// nothing (a closure made per read would cost two allocations).
+type nowaitCall struct {
+	iov   unix.Iovec
+	off   int64
+	n     uintptr
+	errno syscall.Errno
+	do    func(fd uintptr) bool
+}
+
+func newNowaitCall() any {
+	c := new(nowaitCall)
+	c.do = func(fd uintptr) bool {
+		c.n, _, c.errno = unix.RawSyscall6(unix.SYS_PREADV2, fd, uintptr(unsafe.Pointer(&c.iov)), 1,
+			uintptr(c.off), 0, unix.RWF_NOWAIT)
+		return true // a regular file is not in Go's poller: never wait
+	}
+	return c
 }
 
 // newFileReader returns the reader of an opened file; closing it (it is an
@@ -43,7 +66,7 @@ func newFileReader(f *os.File) io.ReaderAt {
 	if err != nil {
 		return f
 	}
-	return &pageCacheFile{f: f, raw: raw}
+	return &pageCacheFile{f: f, raw: raw, calls: sync.Pool{New: newNowaitCall}}
 }
 
 func (c *pageCacheFile) Close() error { return c.f.Close() }
@@ -52,17 +75,15 @@ func (c *pageCacheFile) ReadAt(p []byte, off int64) (int, error) {
 	if len(p) == 0 || off < 0 || c.off.Load() {
 		return c.f.ReadAt(p, off)
 	}
-	var got uintptr
-	var errno syscall.Errno
-	// RawConn.Read keeps the descriptor open meanwhile; a regular file is
-	// not in Go's poller, so the function is called once.
-	if err := c.raw.Read(func(fd uintptr) bool {
-		iov := unix.Iovec{Base: &p[0]}
-		iov.SetLen(len(p))
-		got, _, errno = unix.RawSyscall6(unix.SYS_PREADV2, fd, uintptr(unsafe.Pointer(&iov)), 1,
-			uintptr(off), 0, unix.RWF_NOWAIT)
-		return true
-	}); err != nil {
+	call := c.calls.Get().(*nowaitCall)
+	call.iov.Base, call.off = &p[0], off
+	call.iov.SetLen(len(p))
+	// RawConn.Read keeps the descriptor open meanwhile.
+	err := c.raw.Read(call.do)
+	got, errno := call.n, call.errno
+	call.iov.Base = nil // the pool must not keep p
+	c.calls.Put(call)
+	if err != nil {
 		return c.f.ReadAt(p, off) // closed: f.ReadAt says so
 	}
 	switch errno {

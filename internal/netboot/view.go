@@ -181,9 +181,11 @@ func (s *slot) openFile(f *os.File) (*view, error) {
 		return nil, &imageError{Client: "boot image not available",
 			Err: fmt.Errorf("%s: not a regular file or block device (%v)", s.key.image, st.Mode().Type())}
 	}
-	ra := newFileReader(f)
+	var ra io.ReaderAt
 	if s.wrap != nil {
 		ra = s.wrap(f)
+	} else {
+		ra = newFileReader(f)
 	}
 	img, err := image.New(ra, size, s.key.image)
 	if err != nil {
