@@ -98,6 +98,12 @@ type TFTP struct {
 	// CacheSize is the byte budget of the cache of boot-file chunks read
 	// from images, shared by every board; 0 turns the cache off.
 	CacheSize int64
+	// BatchScheduling runs the daemon's threads under SCHED_BATCH (Linux):
+	// a thread woken by a packet waits for the task running on its CPU to
+	// block or use up its slice instead of preempting it, and then takes
+	// every packet that arrived meanwhile. Threads under a policy other
+	// than SCHED_OTHER are left alone.
+	BatchScheduling bool
 }
 
 // Log holds the [log] table.
@@ -221,6 +227,7 @@ func Default() Config {
 			MaxWindowSize:   DefaultMaxWindowSize,
 			ShutdownTimeout: DefaultShutdownTimeout,
 			CacheSize:       DefaultCacheSize,
+			BatchScheduling: true,
 		},
 		Log: Log{Format: DefaultLogFormat},
 	}

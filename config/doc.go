@@ -60,6 +60,8 @@
 //	writable        = false      accept create-only uploads into root.
 //	shutdown-timeout = "30s"     how long transfers may finish after SIGTERM.
 //	cache-size      = "16MiB"    memory for boot-file chunks read from images; 0 = off.
+//	batch-scheduling = true      threads under SCHED_BATCH (Linux): a woken thread does
+//	                             not preempt the running task; false leaves the policy as started.
 //
 //	[log]
 //	format          = "text"     "text" or "json".

@@ -76,7 +76,7 @@ func TestBadValues(t *testing.T) {
 		// Unknown keys, at every level.
 		{"\n\nfoo = 1", `D/c.toml:3: unknown key "foo"; want [tftp], [log] and [board.NAME] tables`},
 		{"[tftp]\nport = 69\nprot = 69",
-			`D/c.toml:3: tftp: unknown key "prot"; want one of listen, port, root, timeout, min-timeout, retries, max-block-size, max-window-size, rollover, max-transfers, single-port, port-range, includedir, writable, shutdown-timeout, cache-size`},
+			`D/c.toml:3: tftp: unknown key "prot"; want one of listen, port, root, timeout, min-timeout, retries, max-block-size, max-window-size, rollover, max-transfers, single-port, port-range, includedir, writable, shutdown-timeout, cache-size, batch-scheduling`},
 		{"[log]\nlevel = \"debug\"", `D/c.toml:2: log: unknown key "level"; want one of format, verbose`},
 		{"[board.pi4]\nserial = \"1\"\nimage = \"x\"\n\"part ition\" = 1",
 			`D/c.toml:4: board "pi4": unknown key "part ition"; want one of serial, image, partition, ip, mac, prefix`},
@@ -148,7 +148,7 @@ ip = "nope"
 		`D/b.toml:3: board "pi4": serial "nothex": not hex; want 8 hex digits (or 16 with prefix 10000000)`,
 		`D/b.toml:6: tftp: retries 0: out of range; want an integer from 1 to 1000`,
 		`D/b.toml:7: tftp: timeout "x": not a duration; want a positive duration such as "1s" or "250ms", or a number of seconds`,
-		`D/a.toml:3: tftp: unknown key "zzz"; want one of listen, port, root, timeout, min-timeout, retries, max-block-size, max-window-size, rollover, max-transfers, single-port, port-range, includedir, writable, shutdown-timeout, cache-size`,
+		`D/a.toml:3: tftp: unknown key "zzz"; want one of listen, port, root, timeout, min-timeout, retries, max-block-size, max-window-size, rollover, max-transfers, single-port, port-range, includedir, writable, shutdown-timeout, cache-size, batch-scheduling`,
 		`D/a.toml:4: tftp: port 0: out of range; want a port number 1-65535 or a UDP service name such as "tftp"`,
 		`D/a.toml:6: board "aaa": no serial, mac or prefix; want at least one to match the board's requests`,
 		`D/a.toml:6: board "aaa": no image; want image = "path/to/disk.img"`,

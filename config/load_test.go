@@ -116,6 +116,7 @@ port-range = "40000-40100"
 writable = true
 shutdown-timeout = "5s"
 cache-size = "64MiB"
+batch-scheduling = false
 
 [log]
 format = "json"
@@ -147,8 +148,8 @@ prefix = "rack-1"
 	if !cfg.Equal(want) {
 		t.Errorf("Load =\n%+v\nwant\n%+v", cfg, want)
 	}
-	if got := cfg.Boards[0].Source; got != filepath.Join(dir, "main.toml")+":23" {
-		t.Errorf("board Source = %q; want main.toml:23", got)
+	if got := cfg.Boards[0].Source; got != filepath.Join(dir, "main.toml")+":24" {
+		t.Errorf("board Source = %q; want main.toml:24", got)
 	}
 	if got := cfg.Boards[0].Prefixes(); !slices.Equal(got, []string{"1234abcd", "dc-a6-32-01-36-c2", "rack-1"}) {
 		t.Errorf("Prefixes() = %q", got)

@@ -163,7 +163,7 @@ func TestOverlayErrors(t *testing.T) {
 	_, err := l.Load()
 	want := []string{
 		`command line: --board hand-made: no serial, mac or prefix; want at least one to match the board's requests`,
-		`command line: --colour: not a configuration flag; want one of listen, port, root, timeout, min-timeout, retries, max-block-size, max-window-size, rollover, max-transfers, single-port, port-range, includedir, writable, shutdown-timeout, cache-size, log-format, verbose`,
+		`command line: --colour: not a configuration flag; want one of listen, port, root, timeout, min-timeout, retries, max-block-size, max-window-size, rollover, max-transfers, single-port, port-range, includedir, writable, shutdown-timeout, cache-size, batch-scheduling, log-format, verbose`,
 		`command line: --max-block-size "4": out of range; want an integer from 8 to 65464`,
 		`command line: --port "nosuch": unknown service; want a port number 1-65535 or a UDP service name such as "tftp"`,
 		`command line: --retries "many": not an integer; want an integer from 1 to 1000`,

@@ -17,6 +17,10 @@
 //   - The garbage collector runs with GOGC=50 unless the environment sets
 //     GOGC: peak memory then stays nearer the live heap (chunk cache plus
 //     transfer buffers), at no measured CPU cost.
+//   - On Linux the threads run under SCHED_BATCH unless batch-scheduling is
+//     false (see package config); the daemon is the whole process, so it
+//     sets the policy of every thread. Embedders of package tftp choose
+//     their own.
 //
 // # Usage
 //
@@ -145,6 +149,7 @@ func settingHelp(key string) string {
 		"writable":         "accept uploads into --root (create-only; never overwrites)",
 		"shutdown-timeout": `how long transfers in flight may finish after SIGTERM (default "30s")`,
 		"cache-size":       `memory for boot-file chunks read from images, shared by all boards; 0 = off (default "16MiB")`,
+		"batch-scheduling": "run the daemon's threads under SCHED_BATCH (Linux); --batch-scheduling=false leaves the policy as started (default true)",
 		"log-format":       `log format, "text" or "json" (default "text")`,
 		"verbose":          "log at debug level",
 	}[key]
@@ -317,6 +322,15 @@ func Main(ctx context.Context, args []string, env Env) int {
 	d := &daemon{env: env, opts: o, loader: loader, cfg: cfg, level: new(slog.LevelVar)}
 	d.setLevel(cfg.Log.Verbose)
 	d.log = newLogger(env.Stderr, cfg.Log.Format, d.level)
+	if cfg.TFTP.BatchScheduling {
+		// Not fatal: a sandbox may forbid sched_setattr, and the daemon
+		// serves the same without it, with more context switches.
+		if n, err := setBatchScheduling(); err != nil {
+			d.log.Warn("could not move threads to SCHED_BATCH; serving with the policy as started", "moved", n, "err", err)
+		} else {
+			d.log.Debug("threads moved to SCHED_BATCH", "threads", n)
+		}
+	}
 	return d.run(ctx, sigs)
 }
 
