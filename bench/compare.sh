@@ -65,6 +65,16 @@
 # They are built with gcc (floor-poll is floor.c with -DFLOOR_POLL);
 # floor-uring needs liburing-dev.
 #
+# One CPU: the points whose name ends in ", one CPU" run the server and the
+# load tool on CPU 0 only (taskset -c 0; a Go program then also sets
+# GOMAXPROCS to 1). Unpinned, a single lock-step transfer on a virtual
+# machine is fast only while the kernel keeps client and server on one CPU:
+# when it puts them on two, every block wakes an idle virtual CPU, which
+# costs a trip through the hypervisor, and the same server measures 5-7x
+# slower from one run to the next (docs/benchmarks.md shows the draws).
+# Pinned, the figures repeat within a few per cent, and the throughput of a
+# storm measures the CPU client and server spend per block together.
+#
 # Servers' limits on concurrent transfers are raised (dnsmasq --tftp-max,
 # atftpd --maxthread) so that the load, not a configured cap, is measured.
 # Everything else is each server's default.
@@ -77,6 +87,7 @@ SERVERS="nobodd-go tftpd-hpa dnsmasq atftpd floor floor-uring floor-poll"
 KEEP=0
 ONLY=
 INNER=0
+PIN=() # the command prefix that pins a point's processes (run_point)
 WORK=
 SERIALS="c0ffee01 c0ffee02 c0ffee03 c0ffee04 c0ffee05 c0ffee06 c0ffee07 c0ffee08"
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -308,7 +319,7 @@ start_server() { # name: sets SERVER_PID and ADDR
 	cg_make "$name"
 	(
 		for d in ${CGDIRS//,/ }; do echo "$BASHPID" >"$d/cgroup.procs"; done
-		exec "${cmd[@]}"
+		exec "${PIN[@]}" "${cmd[@]}"
 	) >>"$WORK/$name.log" 2>&1 &
 	SERVER_PID=$!
 	ADDR=127.0.0.1:$port
@@ -339,6 +350,10 @@ run_point() { # rep id warm args...: one load point against every server
 	local rep=$1 id=$2 warm=$3 s meas
 	shift 3
 	if [ -n "$ONLY" ] && ! printf '%s\n' "$id" | grep -Eq -- "$ONLY"; then return 0; fi
+	# A point named "..., one CPU" runs the server and the load tool on
+	# CPU 0 only (taskset): see the header.
+	PIN=()
+	case $id in *", one CPU") PIN=(taskset -c 0) ;; esac
 	for s in $SERVERS; do
 		case $s in floor*)
 			printf '%s\n' "$id" | grep -Eq "$FLOOR_POINTS" || continue
@@ -346,10 +361,10 @@ run_point() { # rep id warm args...: one load point against every server
 		start_server "$s"
 		# One untimed read of the warm-up file first, so that every server
 		# is measured warm (code paths, caches), as in a boot storm.
-		"${BENCH[@]}" --file "$warm" --count 1 --file-timeout 10s "$ADDR" >/dev/null 2>>"$WORK/bench.log" ||
+		"${PIN[@]}" "${BENCH[@]}" --file "$warm" --count 1 --file-timeout 10s "$ADDR" >/dev/null 2>>"$WORK/bench.log" ||
 			log "$s: warm-up read of $warm failed"
 		if [ -n "$CGDIRS" ]; then meas=(--cgroup "$CGDIRS"); else meas=(--pid "$SERVER_PID"); fi
-		"${BENCH[@]}" --json --tag "server=$s" --tag "point=$id" --tag "rep=$rep" \
+		"${PIN[@]}" "${BENCH[@]}" --json --tag "server=$s" --tag "point=$id" --tag "rep=$rep" \
 			"${meas[@]}" "$@" "$ADDR" >>"$RESULTS" 2>>"$WORK/bench.log" || true
 		stop_server
 	done
@@ -385,6 +400,17 @@ for rep in $(seq "$REPS"); do
 	# timeout, 250 ms here; so each lost packet costs the server's
 	# retransmit timeout. It gives up after 20 retries (5 s of silence);
 	# the Pi's 30 s bound the file.
+	# The single-transfer points and the largest storm again, with the
+	# server and the load tool on CPU 0 only: see "One CPU" in the header.
+	for b in $BLKSIZES; do
+		run_point "$rep" "1 × $BIGNAME, blksize $b, one CPU" "$S0/big.bin" --file "$S0/big.bin" --blksize "$b" --count 1 --deadline $DEADLINE
+	done
+	for w in $WINDOWS; do
+		run_point "$rep" "1 × $BIGNAME, blksize 1468, window $w, one CPU" "$S0/big.bin" --file "$S0/big.bin" --blksize 1468 --windowsize "$w" --count 1 --deadline $DEADLINE
+	done
+	run_point "$rep" "1 × $KNAME, blksize 1468, one CPU" "$S0/kernel8.img" --file "$S0/kernel8.img" --blksize 1468 --count 1 --deadline $DEADLINE
+	c=${CONCS##* }
+	run_point "$rep" "$c × $KNAME, blksize 1468, one CPU" "$S0/kernel8.img" --file "$S0/kernel8.img" --blksize 1468 --concurrency "$c" --deadline $DEADLINE
 	run_point "$rep" "$LNAME, blksize 1024, 5% loss" "$S0/loss.bin" --file "$S0/loss.bin" --blksize 1024 --loss 0.05 --seed "$rep" --timeout 250ms --retries 20 --count 1 --deadline $DEADLINE
 done
 elapsed=$(($(date -u +%s) - started))
@@ -419,6 +445,10 @@ boots completed per second for boots; × nobodd-go is that median divided by nob
 of the per-run completion-time percentiles of successful jobs. "agreed" is the block size / window size the
 server granted (a server without windowsize support shows window 1 on the window points). Failures are summed
 over repetitions. Each server reads the point's file (for boots, the kernel) once, untimed, before a point.
+Points named "one CPU" run the server and the load tool on CPU 0 only (taskset -c 0): unpinned, a single
+transfer on this virtual machine is fast only when the kernel happens to keep client and server on one CPU,
+and swings 5-7× between runs for every server; pinned, it repeats, and a storm's throughput measures the CPU
+that client and server spend per block together.
 The loss point drops 5% of packets each way in a seeded relay inside the load tool, with the Pi's 30 s
 per-file deadline; its throughput counts the bytes received by then even when the transfer timed out. Its
 client re-ACKs at once a resent copy of the block it last acknowledged (its ACK was lost) and otherwise after
