@@ -2,6 +2,7 @@ package tftp
 
 import (
 	"bytes"
+	"io"
 	"log/slog"
 	"net"
 	"reflect"
@@ -327,5 +328,65 @@ func TestOACKContents(t *testing.T) {
 			t.Errorf("%q: got %+v", tc.req, p)
 		}
 		c.send(tid, AppendError(nil, ErrUndefined, "done"))
+	}
+}
+
+// heldContent is a file whose Close waits for release: its transfer's
+// goroutine stays in its clean-up after the exchange has ended.
+type heldContent struct {
+	*bytes.Reader
+	closing chan struct{} // closed when Close is called
+	release chan struct{}
+}
+
+func (h *heldContent) Close() error {
+	close(h.closing)
+	<-h.release
+	return nil
+}
+
+// TestRequestAfterEndFromSamePort: a client that reuses its port for a new
+// request as soon as a transfer has ended is served at once, not dropped as
+// a duplicate while the old transfer's goroutine is still cleaning up
+// (which cost such a client its whole retransmit timeout).
+func TestRequestAfterEndFromSamePort(t *testing.T) {
+	held := &heldContent{Reader: bytes.NewReader(pattern(100)), closing: make(chan struct{}), release: make(chan struct{})}
+	first := true
+	var mu sync.Mutex
+	h := HandlerFunc(func(r *Request) (io.ReaderAt, int64, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if first {
+			first = false
+			return held, 100, nil
+		}
+		return bytes.NewReader(pattern(200)), 200, nil
+	})
+	sink := newStatsSink()
+	srv := &Server{Handler: h, OnTransfer: sink.on, Timeout: 5 * time.Second}
+	addr := net.UDPAddrFromAddrPort(startServer(t, srv, "udp4", "127.0.0.1:0"))
+	c := newRawClient(t, "udp4", "127.0.0.1:0")
+	c.send(addr, rrq("f", "octet"))
+	d, tid := expectData(t, c, 1)
+	if len(d.Data) != 100 {
+		t.Fatalf("first transfer: DATA 1 of %d bytes, want 100", len(d.Data))
+	}
+	c.send(tid, AppendAck(nil, 1)) // the transfer's last ACK
+	select {
+	case <-held.closing:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first transfer did not reach its clean-up")
+	}
+	defer close(held.release)
+	// Sent once, from the same port, while the first transfer's goroutine
+	// is held in its clean-up: without a reply the test fails.
+	c.send(addr, rrq("f", "octet"))
+	d2, tid2 := expectData(t, c, 1)
+	if len(d2.Data) != 200 || tid2.Port == tid.Port {
+		t.Fatalf("second request: DATA 1 of %d bytes from port %d (first transfer's %d)", len(d2.Data), tid2.Port, tid.Port)
+	}
+	c.send(tid2, AppendAck(nil, 1))
+	if got := srv.Stats(); got.Duplicates != 0 || got.Requests != 2 {
+		t.Errorf("counters %+v: want 2 requests, no duplicate", got)
 	}
 }

@@ -28,6 +28,7 @@ var readTests = []string{
 	"TestRepliesFromRequestAddress", "TestPortRange", "TestPi4BootSequence",
 	"TestLoopHandlerPanic", "TestClientGoneTimesOut", "TestServerAllocsPerBlock",
 	"TestLenderRead", "TestLenderRollover", "TestLossyLentTransfers",
+	"TestRequestAfterEndFromSamePort",
 }
 
 func TestGoroutineEngine(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -84,9 +85,9 @@ type Server struct {
 	shutdown  bool
 	onStop    []func()
 	listeners map[*listener]struct{}
-	peers     map[netip.AddrPort]struct{} // transfers running, by client
-	wg        sync.WaitGroup              // transfers
-	serving   sync.WaitGroup              // Serve loops
+	peers     map[netip.AddrPort]*peerEntry // transfers running, by client
+	wg        sync.WaitGroup                // transfers
+	serving   sync.WaitGroup                // Serve loops
 	counters  counters
 	loops     loopSet
 }
@@ -95,7 +96,7 @@ func (s *Server) init() {
 	s.once.Do(func() {
 		s.ctx, s.cancel = context.WithCancel(context.Background())
 		s.listeners = make(map[*listener]struct{})
-		s.peers = make(map[netip.AddrPort]struct{})
+		s.peers = make(map[netip.AddrPort]*peerEntry)
 	})
 }
 
@@ -226,11 +227,15 @@ func (s *Server) handle(l *listener, pkt []byte, src netip.AddrPort, dst netip.A
 		s.mu.Unlock()
 		return // no new service once shutting down
 	}
-	if _, dup := s.peers[src]; dup {
+	if e, dup := s.peers[src]; dup && !e.ended.Load() {
 		s.mu.Unlock()
 		s.counters.duplicates.Add(1)
 		return // a retransmitted request for a running transfer
 	}
+	// A request from the address of a transfer whose exchange has ended
+	// (its goroutine may still be closing the file and logging) is a new
+	// one: a client that reuses its port at once must not wait for its
+	// retransmit timeout.
 	s.counters.requests.Add(1)
 	if s.MaxTransfers > 0 && len(s.peers) >= s.MaxTransfers {
 		s.mu.Unlock()
@@ -239,7 +244,8 @@ func (s *Server) handle(l *listener, pkt []byte, src netip.AddrPort, dst netip.A
 		_ = l.writeTo(AppendError(nil, ErrUndefined, "server busy"), src, dst, ifIndex)
 		return
 	}
-	s.peers[src] = struct{}{}
+	pe := &peerEntry{}
+	s.peers[src] = pe
 	s.counters.active.Add(1)
 	s.wg.Add(1)
 	var ep *endpoint
@@ -247,7 +253,14 @@ func (s *Server) handle(l *listener, pkt []byte, src netip.AddrPort, dst netip.A
 		ep = l.register(src, dst, ifIndex, s.maxWindow()+16)
 	}
 	s.mu.Unlock()
-	go s.run(l, ep, rp, src, dst, ifIndex)
+	go s.run(l, ep, rp, src, dst, ifIndex, pe)
+}
+
+// peerEntry is a transfer in Server.peers.
+type peerEntry struct {
+	// ended is set once the transfer's exchange with the client is over
+	// (outcome decided), before the goroutine's clean-up.
+	ended atomic.Bool
 }
 
 // stranger answers a packet from an address with no transfer on this socket.
@@ -280,7 +293,7 @@ func (s *Server) toError(err error, r *Request) *Error {
 }
 
 // run is one transfer's goroutine.
-func (s *Server) run(l *listener, ep *endpoint, rp *RequestPacket, src netip.AddrPort, dst netip.Addr, ifIndex int) {
+func (s *Server) run(l *listener, ep *endpoint, rp *RequestPacket, src netip.AddrPort, dst netip.Addr, ifIndex int, pe *peerEntry) {
 	ctx, cancel := context.WithCancel(s.ctx)
 	req := &Request{
 		Op:         rp.Op,
@@ -300,15 +313,18 @@ func (s *Server) run(l *listener, ep *endpoint, rp *RequestPacket, src netip.Add
 	var err error
 	defer func() {
 		cancel()
+		pe.ended.Store(true)
 		s.mu.Lock()
-		delete(s.peers, src)
+		if s.peers[src] == pe { // not yet replaced by a new request
+			delete(s.peers, src)
+		}
 		s.mu.Unlock()
 		s.counters.active.Add(-1)
 		s.finish(st, outcome, err)
 		s.wg.Done()
 	}()
 
-	t := &transfer{s: s, ctx: ctx, req: req, stats: st, rolled: s.Rollover, sbuf: make([]byte, 0, 512)}
+	t := &transfer{s: s, ctx: ctx, req: req, stats: st, rolled: s.Rollover, sbuf: make([]byte, 0, 512), peer: pe}
 	if ep != nil {
 		t.tr = ep
 	} else {

@@ -75,6 +75,7 @@ type transfer struct {
 	sbuf   []byte // small packets: ACK, OACK, ERROR
 	stats  *TransferStats
 	rolled Rollover
+	peer   *peerEntry // the server's entry for the client; nil in tests
 
 	// Blocks and payload bytes not yet added to the server's counters:
 	// 200 transfers adding to the same atomic counters for every block
@@ -375,6 +376,9 @@ func newReader(t *transfer, src *blockSource, size int64) *reader {
 // end finishes the transfer with the outcome of t.fail or of success.
 func (r *reader) end(o Outcome, err error) {
 	r.done, r.outcome, r.err = true, o, err
+	if p := r.t.peer; p != nil {
+		p.ended.Store(true) // a new request from the client's port is new
+	}
 }
 
 // start sends the OACK, or the first window when no option was accepted.
