@@ -2,6 +2,7 @@ package tftp
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -388,5 +389,68 @@ func TestRequestAfterEndFromSamePort(t *testing.T) {
 	c.send(tid2, AppendAck(nil, 1))
 	if got := srv.Stats(); got.Duplicates != 0 || got.Requests != 2 {
 		t.Errorf("counters %+v: want 2 requests, no duplicate", got)
+	}
+}
+
+// heldRequests counts the requests the server holds until the transfer
+// before them ends.
+func heldRequests(s *Server) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, e := range s.peers {
+		if e.pending != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// TestRequestBeforeFinalAckFromSamePort: a client that sends its final ACK
+// and at once a new request from the same port may have the request reach
+// the main socket before the ACK reaches the transfer's: the request is
+// held and served when the transfer completes, not dropped as a duplicate.
+// If the transfer does not complete, the held request is dropped (it was a
+// retransmission after all) and counted as a duplicate.
+func TestRequestBeforeFinalAckFromSamePort(t *testing.T) {
+	for _, complete := range []bool{true, false} {
+		t.Run(fmt.Sprintf("complete=%v", complete), func(t *testing.T) {
+			sink := newStatsSink()
+			srv := &Server{Handler: oneFile("f", pattern(100)), OnTransfer: sink.on, Timeout: 5 * time.Second}
+			addr := net.UDPAddrFromAddrPort(startServer(t, srv, "udp4", "127.0.0.1:0"))
+			c := newRawClient(t, "udp4", "127.0.0.1:0")
+			c.send(addr, rrq("f", "octet"))
+			_, tid := expectData(t, c, 1) // the last block
+			c.send(addr, rrq("f", "octet"))
+			waitFor(t, "the request to be held", func() bool { return heldRequests(srv) == 1 })
+			if complete {
+				c.send(tid, AppendAck(nil, 1))
+				d, tid2 := expectData(t, c, 1)
+				if len(d.Data) != 100 || tid2.Port == tid.Port {
+					t.Fatalf("held request: DATA 1 of %d bytes from port %d (first transfer's %d)", len(d.Data), tid2.Port, tid.Port)
+				}
+				c.send(tid2, AppendAck(nil, 1))
+				for range 2 {
+					if st := sink.next(t); st.Outcome != Completed {
+						t.Errorf("stats %+v", st)
+					}
+				}
+				if got := srv.Stats(); got.Duplicates != 0 || got.Requests != 2 {
+					t.Errorf("counters %+v: want 2 requests, no duplicate", got)
+				}
+				return
+			}
+			c.send(tid, AppendError(nil, ErrUndefined, "gone"))
+			if st := sink.next(t); st.Outcome != Aborted {
+				t.Errorf("stats %+v", st)
+			}
+			if p, _, err := c.tryRecv(300 * time.Millisecond); err == nil {
+				t.Errorf("unexpected %v packet: the held request was served", p.Opcode())
+			}
+			waitFor(t, "the held request to be dropped", func() bool { return srv.Stats().Duplicates == 1 })
+			if got := srv.Stats(); got.Requests != 1 {
+				t.Errorf("counters %+v: want 1 request", got)
+			}
+		})
 	}
 }

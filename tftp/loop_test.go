@@ -28,7 +28,7 @@ var readTests = []string{
 	"TestRepliesFromRequestAddress", "TestPortRange", "TestPi4BootSequence",
 	"TestLoopHandlerPanic", "TestClientGoneTimesOut", "TestServerAllocsPerBlock",
 	"TestLenderRead", "TestLenderRollover", "TestLossyLentTransfers",
-	"TestRequestAfterEndFromSamePort",
+	"TestRequestAfterEndFromSamePort", "TestRequestBeforeFinalAckFromSamePort",
 }
 
 func TestGoroutineEngine(t *testing.T) {

@@ -228,6 +228,15 @@ func (s *Server) handle(l *listener, pkt []byte, src netip.AddrPort, dst netip.A
 		return // no new service once shutting down
 	}
 	if e, dup := s.peers[src]; dup && !e.ended.Load() {
+		if e.lastSent.Load() && e.pending == nil {
+			// The transfer has sent its last block, so the client had
+			// its first reply: more likely a new request whose port
+			// the client reused, sent before the final ACK reached us.
+			// It starts if the transfer completes (see run).
+			e.pending = &pendingRequest{l: l, rp: rp, dst: dst, ifIndex: ifIndex}
+			s.mu.Unlock()
+			return
+		}
 		s.mu.Unlock()
 		s.counters.duplicates.Add(1)
 		return // a retransmitted request for a running transfer
@@ -236,6 +245,12 @@ func (s *Server) handle(l *listener, pkt []byte, src netip.AddrPort, dst netip.A
 	// (its goroutine may still be closing the file and logging) is a new
 	// one: a client that reuses its port at once must not wait for its
 	// retransmit timeout.
+	s.start(l, rp, src, dst, ifIndex)
+}
+
+// start begins a transfer for rp. It is called with s.mu held and
+// releases it.
+func (s *Server) start(l *listener, rp *RequestPacket, src netip.AddrPort, dst netip.Addr, ifIndex int) {
 	s.counters.requests.Add(1)
 	if s.MaxTransfers > 0 && len(s.peers) >= s.MaxTransfers {
 		s.mu.Unlock()
@@ -261,6 +276,19 @@ type peerEntry struct {
 	// ended is set once the transfer's exchange with the client is over
 	// (outcome decided), before the goroutine's clean-up.
 	ended atomic.Bool
+	// lastSent is set once a read transfer has sent its last block.
+	lastSent atomic.Bool
+	// pending is a request from the same address that came after the
+	// last block was sent; guarded by Server.mu.
+	pending *pendingRequest
+}
+
+// pendingRequest is a request held until the transfer before it ends.
+type pendingRequest struct {
+	l       *listener
+	rp      *RequestPacket
+	dst     netip.Addr
+	ifIndex int
 }
 
 // stranger answers a packet from an address with no transfer on this socket.
@@ -315,10 +343,20 @@ func (s *Server) run(l *listener, ep *endpoint, rp *RequestPacket, src netip.Add
 		cancel()
 		pe.ended.Store(true)
 		s.mu.Lock()
+		var next *pendingRequest
 		if s.peers[src] == pe { // not yet replaced by a new request
 			delete(s.peers, src)
+			next = pe.pending
 		}
-		s.mu.Unlock()
+		switch {
+		case next != nil && outcome == Completed && !s.shutdown:
+			s.start(next.l, next.rp, src, next.dst, next.ifIndex) // unlocks
+		case next != nil:
+			s.mu.Unlock()
+			s.counters.duplicates.Add(1) // a retransmission after all
+		default:
+			s.mu.Unlock()
+		}
 		s.counters.active.Add(-1)
 		s.finish(st, outcome, err)
 		s.wg.Done()

@@ -437,6 +437,10 @@ func (r *reader) sendWindow(now time.Time) {
 	}
 	if err := t.flush(&r.batch); err != nil {
 		r.end(t.fail(err))
+		return
+	}
+	if r.lastSeq >= 0 && r.sent >= r.lastSeq && t.peer != nil {
+		t.peer.lastSent.Store(true) // see Server.handle
 	}
 }
 
