@@ -43,6 +43,16 @@
 // socket for as long as the client's timer (its timeout option, else
 // Server.Timeout), to ACK a last block resent because that ACK was lost.
 //
+// A request from the address and port of a running transfer is a
+// retransmission and is dropped, with two exceptions for clients that
+// reuse a port for their next request at once: once the transfer's
+// exchange has ended (even while its goroutine still closes the file and
+// logs) the request starts a new transfer, and a request that arrives
+// after a read transfer has sent its last block (the final ACK not yet
+// read) is held and started when that transfer completes, or dropped if
+// it does not. Either way the client does not wait out its retransmit
+// timeout.
+//
 // # Performance
 //
 // On Linux, read transfers run on event loops (Server.EventLoops, at most
