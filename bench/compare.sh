@@ -380,37 +380,39 @@ else
 	BLKSIZES="512 1468 8192 65464" WINDOWS="8 16" CONCS="1 10 50 200" BOOTS="1 20 100" DEADLINE=10m
 	BIGNAME="30 MiB" KNAME="9 MiB kernel" LNAME="2.2 MB"
 fi
+# single_points rep suffix: the single-transfer points of the 30 MiB file,
+# their names ending in suffix.
+single_points() {
+	local rep=$1 sfx=$2 b w
+	for b in $BLKSIZES; do
+		run_point "$rep" "1 × $BIGNAME, blksize $b$sfx" "$S0/big.bin" --file "$S0/big.bin" --blksize "$b" --count 1 --deadline $DEADLINE
+	done
+	for w in $WINDOWS; do
+		run_point "$rep" "1 × $BIGNAME, blksize 1468, window $w$sfx" "$S0/big.bin" --file "$S0/big.bin" --blksize 1468 --windowsize "$w" --count 1 --deadline $DEADLINE
+	done
+}
+
 started=$(date -u +%s)
 for rep in $(seq "$REPS"); do
 	log "repetition $rep of $REPS"
-	for b in $BLKSIZES; do
-		run_point "$rep" "1 × $BIGNAME, blksize $b" "$S0/big.bin" --file "$S0/big.bin" --blksize "$b" --count 1 --deadline $DEADLINE
-	done
-	for w in $WINDOWS; do
-		run_point "$rep" "1 × $BIGNAME, blksize 1468, window $w" "$S0/big.bin" --file "$S0/big.bin" --blksize 1468 --windowsize "$w" --count 1 --deadline $DEADLINE
-	done
+	single_points "$rep" ""
 	for c in $CONCS; do
 		run_point "$rep" "$c × $KNAME, blksize 1468" "$S0/kernel8.img" --file "$S0/kernel8.img" --blksize 1468 --concurrency "$c" --deadline $DEADLINE
 	done
 	for c in $BOOTS; do
 		run_point "$rep" "$c × Pi 4 boot" "$S0/kernel8.img" --mode boots --model pi4 --serials "$SERIAL_LIST" --boot-dir "$BOOT" --concurrency "$c" --deadline $DEADLINE
 	done
+	# The single-transfer points and the largest storm again, with the
+	# server and the load tool on CPU 0 only: see "One CPU" in the header.
+	single_points "$rep" ", one CPU"
+	run_point "$rep" "1 × $KNAME, blksize 1468, one CPU" "$S0/kernel8.img" --file "$S0/kernel8.img" --blksize 1468 --count 1 --deadline $DEADLINE
+	c=${CONCS##* }
+	run_point "$rep" "$c × $KNAME, blksize 1468, one CPU" "$S0/kernel8.img" --file "$S0/kernel8.img" --blksize 1468 --concurrency "$c" --deadline $DEADLINE
 	# The client answers a resent copy of the block it last acknowledged
 	# at once (its ACK was lost) and otherwise re-ACKs after its own
 	# timeout, 250 ms here; so each lost packet costs the server's
 	# retransmit timeout. It gives up after 20 retries (5 s of silence);
 	# the Pi's 30 s bound the file.
-	# The single-transfer points and the largest storm again, with the
-	# server and the load tool on CPU 0 only: see "One CPU" in the header.
-	for b in $BLKSIZES; do
-		run_point "$rep" "1 × $BIGNAME, blksize $b, one CPU" "$S0/big.bin" --file "$S0/big.bin" --blksize "$b" --count 1 --deadline $DEADLINE
-	done
-	for w in $WINDOWS; do
-		run_point "$rep" "1 × $BIGNAME, blksize 1468, window $w, one CPU" "$S0/big.bin" --file "$S0/big.bin" --blksize 1468 --windowsize "$w" --count 1 --deadline $DEADLINE
-	done
-	run_point "$rep" "1 × $KNAME, blksize 1468, one CPU" "$S0/kernel8.img" --file "$S0/kernel8.img" --blksize 1468 --count 1 --deadline $DEADLINE
-	c=${CONCS##* }
-	run_point "$rep" "$c × $KNAME, blksize 1468, one CPU" "$S0/kernel8.img" --file "$S0/kernel8.img" --blksize 1468 --concurrency "$c" --deadline $DEADLINE
 	run_point "$rep" "$LNAME, blksize 1024, 5% loss" "$S0/loss.bin" --file "$S0/loss.bin" --blksize 1024 --loss 0.05 --seed "$rep" --timeout 250ms --retries 20 --count 1 --deadline $DEADLINE
 done
 elapsed=$(($(date -u +%s) - started))
