@@ -348,14 +348,13 @@ func (s *Server) run(l *listener, ep *endpoint, rp *RequestPacket, src netip.Add
 			delete(s.peers, src)
 			next = pe.pending
 		}
-		switch {
-		case next != nil && outcome == Completed && !s.shutdown:
+		if next != nil && outcome == Completed && !s.shutdown {
 			s.start(next.l, next.rp, src, next.dst, next.ifIndex) // unlocks
-		case next != nil:
+		} else {
 			s.mu.Unlock()
-			s.counters.duplicates.Add(1) // a retransmission after all
-		default:
-			s.mu.Unlock()
+			if next != nil {
+				s.counters.duplicates.Add(1) // a retransmission after all
+			}
 		}
 		s.counters.active.Add(-1)
 		s.finish(st, outcome, err)

@@ -7,7 +7,7 @@
 //     and log.verbose at once, without closing the socket or disturbing a
 //     transfer in flight. The other [tftp] settings (listen, port, timeouts,
 //     block and window sizes, rollover, max-transfers, single-port,
-//     port-range) and log.format need a restart; a reload that changes them
+//     port-range, batch-scheduling) and log.format need a restart; a reload that changes them
 //     logs a warning naming them.
 //   - writable (--writable) is not reloaded; uploads go to the root
 //     directory current at the time of the request. shutdown-timeout is
